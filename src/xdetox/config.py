@@ -1,0 +1,139 @@
+"""Config validation: JSON schema (defaults filled in) plus checks the schema cannot express.
+
+Every error names the config key at fault, e.g. ``config key generation.top_p: 1.5 is greater than the maximum of 1``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from . import XdetoxError
+from .languages import NAMES, PAPER_LANGUAGES
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+DATA_DIR_ENV = "XDETOX_DATA_DIR"
+
+
+def load_schema(path: str | os.PathLike = SCHEMA_PATH) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _with_defaults(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultFillingValidator = _with_defaults(jsonschema.Draft7Validator)
+
+
+def _key(path) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in path]
+    return ".".join(parts).replace(".[", "[") or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = error.message.split("(")[-1].rstrip(")") if "(" in error.message else error.message
+        hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key {extra}{hint}"
+    return error.message
+
+
+def validate_config(config: dict[str, Any], schema: dict | None = None) -> dict[str, Any]:
+    """Return a validated copy of `config` with every default filled in; raise XdetoxError naming the key."""
+    config = copy.deepcopy(dict(config))
+    schema = schema or load_schema()
+    validator = _DefaultFillingValidator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        # the deepest, most specific errors first: they name the key to fix
+        error = max(errors, key=lambda e: len(e.absolute_path))
+        raise XdetoxError(f"config key {_key(error.absolute_path)}: {_describe(error)}")
+    # jsonschema fills defaults in a first pass; validate again so filled defaults are checked too
+    for error in validator.iter_errors(config):
+        raise XdetoxError(f"config key {_key(error.absolute_path)}: {_describe(error)}")
+    _check_semantics(config)
+    return config
+
+
+def _check_semantics(config: dict[str, Any]) -> None:
+    for i, lang in enumerate(config["languages"]):
+        if lang not in NAMES:
+            raise XdetoxError(
+                f"config key languages[{i}]: unknown language code {lang!r}; known codes: {', '.join(PAPER_LANGUAGES)}"
+            )
+    for name, model in config["models"].items():
+        where = f"models.{name}"
+        if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise XdetoxError(f"config key {where}: model names may use letters, digits, '-', '_' and '.' only")
+        needed = {"hub": "id", "path": "path", "gguf-package": "package"}[model["source"]]
+        if not model.get(needed):
+            raise XdetoxError(f"config key {where}.{needed}: required when source is {model['source']!r}")
+        if model["source"] == "path" and not Path(model["path"]).is_dir():
+            raise XdetoxError(f"config key {where}.path: folder {model['path']!r} does not exist")
+        dpo = model_dpo(config, name)
+        if dpo["max_prompt_length"] >= dpo["max_length"]:
+            raise XdetoxError(f"config key {where}.dpo.max_prompt_length: must be smaller than max_length ({dpo['max_length']})")
+    prompts = config["data"]["prompts"]
+    if prompts["path"] and not Path(prompts["path"]).is_dir():
+        raise XdetoxError(f"config key data.prompts.path: folder {prompts['path']!r} does not exist")
+    pairs = config["data"]["pairs"]
+    if pairs["path"] and not Path(pairs["path"]).exists():
+        raise XdetoxError(f"config key data.pairs.path: {pairs['path']!r} does not exist")
+    local = data_dir(config)
+    if local is not None and not Path(local).is_dir():
+        source = "environment variable " + DATA_DIR_ENV if os.environ.get(DATA_DIR_ENV) else "config key data.local_dir"
+        raise XdetoxError(f"{source}: folder {local!r} does not exist")
+    for name in ("perspective", "hf-classifier", "detoxify"):
+        pass  # scorer-specific checks live with the scorers (they know what they need at run time)
+    if "hf-classifier" in config["scoring"]["scorers"] and not config["scoring"]["hf_classifier"]["model"]:
+        raise XdetoxError("config key scoring.hf_classifier.model: required when scorers include 'hf-classifier'")
+    if "detoxify" in config["scoring"]["scorers"] and not config["scoring"]["detoxify"]["checkpoint"]:
+        raise XdetoxError("config key scoring.detoxify.checkpoint: required when scorers include 'detoxify'")
+
+
+def data_dir(config: dict[str, Any]) -> str | None:
+    """The local data folder: XDETOX_DATA_DIR wins over data.local_dir; None means download."""
+    return os.environ.get(DATA_DIR_ENV) or config["data"].get("local_dir")
+
+
+def model_dpo(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """DPO hyperparameters for one model: the global section overridden by the model's own."""
+    merged = copy.deepcopy(config["dpo"])
+    own = config["models"][model].get("dpo") or {}
+    for key, value in own.items():
+        if key == "lora":
+            merged["lora"] = {**merged.get("lora", {}), **value}
+        else:
+            merged[key] = value
+    lora_defaults = {"r": 64, "alpha": 16, "dropout": 0.05, "target_modules": "auto"}
+    merged["lora"] = {**lora_defaults, **merged.get("lora", {})}
+    return merged
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise XdetoxError(f"{path}: config file not found") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise XdetoxError(f"{path}{where}: invalid YAML ({getattr(err, 'problem', err)})") from None

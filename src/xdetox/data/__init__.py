@@ -1,0 +1,1 @@
+"""Inputs of the study: pinned remote sources, RTP-LX prompts, English preference pairs, parallel sentences."""

@@ -1,0 +1,1 @@
+"""Per-language metrics of scored generations (protocol §1.7)."""

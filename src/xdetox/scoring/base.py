@@ -1,0 +1,68 @@
+"""The Scorer interface and the scoring of a generations file (file contract: scores).
+
+A scorer maps texts in one language to a toxicity in [0, 1] plus any other attributes it measures. It never returns
+a made-up number: a text it cannot score raises ScoringError naming the text.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .. import XdetoxError
+
+
+class ScoringError(XdetoxError):
+    """A text could not be scored."""
+
+
+@dataclass(frozen=True)
+class Score:
+    toxicity: float
+    attributes: dict[str, float] = field(default_factory=dict)
+
+
+class Scorer(ABC):
+    #: short id used in paths and the cache key, e.g. "lexicon"
+    id: str = ""
+
+    @property
+    @abstractmethod
+    def version(self) -> str:
+        """Identifies the scoring model/data, so cached scores of another version are never reused."""
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        return ("TOXICITY",)
+
+    @abstractmethod
+    def score(self, texts: Sequence[str], lang: str) -> list[Score]:
+        """Score texts written in `lang` (an ISO code of languages.PAPER_LANGUAGES)."""
+
+    def close(self) -> None:  # pragma: no cover - most scorers hold nothing
+        pass
+
+
+def score_records(generations: Sequence[dict], scorer: Scorer) -> list[dict]:
+    """Score each generation's continuation (not the prompt, as the reference does) → score records, same order."""
+    by_lang: dict[str, list[int]] = {}
+    for i, record in enumerate(generations):
+        by_lang.setdefault(record["lang"], []).append(i)
+    results: list[Score | None] = [None] * len(generations)
+    for lang, indices in by_lang.items():
+        scores = scorer.score([generations[i]["text"] for i in indices], lang)
+        if len(scores) != len(indices):
+            raise ScoringError(f"scorer {scorer.id} returned {len(scores)} scores for {len(indices)} texts")
+        for i, s in zip(indices, scores):
+            results[i] = s
+    return [
+        {
+            "prompt_id": g["prompt_id"],
+            "sample": g["sample"],
+            "scorer": scorer.id,
+            "toxicity": s.toxicity,
+            "attributes": dict(s.attributes),
+        }
+        for g, s in zip(generations, results)
+    ]
