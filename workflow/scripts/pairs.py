@@ -1,0 +1,5 @@
+from xdetox.logs import job_log
+from xdetox.steps import pairs_step
+
+with job_log(snakemake.log[0]):
+    pairs_step(snakemake.output.train, snakemake.output.val, **snakemake.params)
