@@ -1,0 +1,83 @@
+import pytest
+
+from xdetox import XdetoxError
+from xdetox.config import load_yaml, model_dpo, validate_config
+
+
+def minimal(tmp_path, **extra):
+    model_dir = tmp_path / "m"
+    model_dir.mkdir(exist_ok=True)
+    return {"models": {"m": {"source": "path", "path": str(model_dir)}}, **extra}
+
+
+def test_defaults_are_the_papers(tmp_path):
+    cfg = validate_config(minimal(tmp_path))
+    assert cfg["languages"][0] == "ar" and len(cfg["languages"]) == 17
+    g = cfg["generation"]
+    assert (g["n_samples"], g["temperature"], g["top_p"], g["max_new_tokens"]) == (25, 0.9, 0.8, 20)
+    d = cfg["dpo"]
+    assert (d["learning_rate"], d["optimizer"], d["batch_size"], d["beta"], d["max_grad_norm"], d["patience"]) == (
+        1e-5, "rmsprop", 4, 0.1, 10.0, 10)
+    assert cfg["scoring"]["threshold"] == 0.5
+    assert cfg["scoring"]["perspective"]["rate"] == 1.0
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(XdetoxError, match=r"config key generation: unknown key .*tempreature"):
+        validate_config(minimal(tmp_path, generation={"tempreature": 1.0}))
+
+
+def test_impossible_value_is_named(tmp_path):
+    with pytest.raises(XdetoxError, match=r"config key generation.top_p: 1.5 is greater than the maximum of 1"):
+        validate_config(minimal(tmp_path, generation={"top_p": 1.5}))
+
+
+def test_unknown_language_is_named(tmp_path):
+    with pytest.raises(XdetoxError, match=r"config key languages\[1\]: unknown language code 'xx'"):
+        validate_config(minimal(tmp_path, languages=["en", "xx"]))
+
+
+def test_missing_local_model_path(tmp_path):
+    cfg = {"models": {"m": {"source": "path", "path": str(tmp_path / "nope")}}}
+    with pytest.raises(XdetoxError, match=r"config key models.m.path: folder .*nope' does not exist"):
+        validate_config(cfg)
+
+
+def test_source_needs_its_field(tmp_path):
+    with pytest.raises(XdetoxError, match=r"config key models.m.id: required when source is 'hub'"):
+        validate_config({"models": {"m": {"source": "hub"}}})
+
+
+def test_missing_data_dir_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDETOX_DATA_DIR", str(tmp_path / "absent"))
+    with pytest.raises(XdetoxError, match="environment variable XDETOX_DATA_DIR"):
+        validate_config(minimal(tmp_path))
+
+
+def test_model_dpo_overrides_global(tmp_path):
+    cfg = minimal(tmp_path)
+    cfg["models"]["m"]["dpo"] = {"method": "lora", "lora": {"r": 8}, "learning_rate": 5e-5}
+    hp = model_dpo(validate_config(cfg), "m")
+    assert hp["method"] == "lora" and hp["learning_rate"] == 5e-5 and hp["lora"]["r"] == 8
+    assert hp["lora"]["alpha"] == 16 and hp["beta"] == 0.1
+
+
+def test_prompt_length_must_fit(tmp_path):
+    cfg = minimal(tmp_path, dpo={"max_length": 32, "max_prompt_length": 64})
+    with pytest.raises(XdetoxError, match="max_prompt_length: must be smaller"):
+        validate_config(cfg)
+
+
+def test_shipped_configs_validate():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = validate_config(load_yaml(root / "config.yaml"))
+    assert cfg["models"]
+
+
+def test_bad_yaml_names_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("models:\n  m: [unclosed\n")
+    with pytest.raises(XdetoxError, match=r"c.yaml:\d+: invalid YAML"):
+        load_yaml(path)
