@@ -64,23 +64,13 @@ def generate_step(model_dir: str, prompts_path: str, out: str, generation: dict,
     return write_jsonl(out, records)
 
 
-def score_step(generations_path: str, out: str, scorer_name: str, scoring: dict) -> int:
-    from .scoring.base import score_records
-    from .scoring.registry import open_cached_scorer
-
-    generations = read_jsonl(generations_path, ("prompt_id", "lang", "sample", "text"))
-    scorer = open_cached_scorer(scorer_name, scoring)
-    try:
-        records = score_records(generations, scorer)
-    finally:
-        scorer.close()
-    return write_jsonl(out, records)
-
-
-def metrics_step(scores_path: str, out: str, threshold: float, model: str, stage: str, lang: str, scorer: str) -> dict:
+def metrics_step(scores_path: str, out: str, threshold: float, model: str, stage: str, lang: str, scorer: str,
+                 bootstrap: dict | None = None) -> dict:
+    """`bootstrap`: evaluation.bootstrap ({n, ci, seed}); None keeps toxicity_metrics' defaults (1000, 95%, seed 0)."""
     from .metrics.toxicity import toxicity_metrics
 
-    result = toxicity_metrics(read_jsonl(scores_path, ("prompt_id", "toxicity")), threshold=threshold)
+    boot = {"n_boot": bootstrap["n"], "ci": bootstrap["ci"], "seed": bootstrap["seed"]} if bootstrap else {}
+    result = toxicity_metrics(read_jsonl(scores_path, ("prompt_id", "toxicity")), threshold=threshold, **boot)
     result.update({"model": model, "stage": stage, "lang": lang, "scorer": scorer})
     write_json(out, result)
     return result

@@ -17,5 +17,7 @@ rule score:
     resources:
         mem_mb=2000,
         runtime=60,
+        # the Perspective quota is per API key: jobs share it through this global resource (profiles set it to 1)
+        perspective_api=lambda wc: 1 if wc.scorer == "perspective" else 0,
     script:
         f"{SCRIPTS}/score.py"

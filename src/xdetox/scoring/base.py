@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .. import XdetoxError
 
@@ -36,9 +36,21 @@ class Scorer(ABC):
     def attributes(self) -> tuple[str, ...]:
         return ("TOXICITY",)
 
+    #: True when iter_score yields each result as soon as it exists (a remote API), so a cache in front of it should
+    #: hand over all misses at once and store each result as it arrives rather than chunk by chunk.
+    streams_results: bool = False
+
     @abstractmethod
     def score(self, texts: Sequence[str], lang: str) -> list[Score]:
         """Score texts written in `lang` (an ISO code of languages.PAPER_LANGUAGES)."""
+
+    def iter_score(self, texts: Sequence[str], lang: str) -> Iterator[tuple[int, Score]]:
+        """Yield (index into texts, score) as results become available, in any order.
+
+        Scorers that talk to a remote service override this so that a caller can persist every result the moment it
+        arrives; a text that cannot be scored is raised as ScoringError after the others have been yielded.
+        """
+        yield from enumerate(self.score(texts, lang))
 
     def close(self) -> None:  # pragma: no cover - most scorers hold nothing
         pass
@@ -62,7 +74,8 @@ def score_records(generations: Sequence[dict], scorer: Scorer) -> list[dict]:
             "sample": g["sample"],
             "scorer": scorer.id,
             "toxicity": s.toxicity,
-            "attributes": dict(s.attributes),
+            # sorted, so a score served from the cache writes the same bytes as the fresh answer it came from
+            "attributes": dict(sorted(s.attributes.items())),
         }
         for g, s in zip(generations, results)
     ]

@@ -1,0 +1,150 @@
+"""A local toxicity classifier: any transformers sequence-classification model, by local path or hub id.
+
+The multilingual choice is ``textdetox/xlmr-large-toxicity-classifier-v2`` (XLM-R large fine-tuned by the TextDetox
+shared task on textdetox/multilingual_toxicity_dataset, 14 languages; class 1 = toxic, so the default
+``toxic_label: 1`` fits — check the checkpoint's ``id2label`` once if you pin another revision).
+It is not Perspective: use it as an offline stand-in or a second opinion (see agreement.py), never mixed into the
+same table.
+
+Toxicity = P(toxic label): softmax over the labels, or a sigmoid for multi-label models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from functools import cached_property
+from pathlib import Path
+from typing import Sequence
+
+from .base import Score, Scorer, ScoringError
+
+log = logging.getLogger("xdetox.scoring")
+
+MULTILINGUAL_MODEL = "textdetox/xlmr-large-toxicity-classifier-v2"
+
+
+class ClassifierLabelError(ScoringError):
+    pass
+
+
+def resolve_label(id2label: dict, toxic_label: str | int, model: str) -> int:
+    """Index of the toxic label, given its name or index; an unknown one is an error listing the model's labels."""
+    labels = {int(i): str(name) for i, name in id2label.items()}
+    if isinstance(toxic_label, bool):
+        raise ClassifierLabelError(f"config key scoring.hf_classifier.toxic_label: expected a label name or index, "
+                                   f"got {toxic_label!r}")
+    if isinstance(toxic_label, int):
+        if toxic_label in labels:
+            return toxic_label
+    else:
+        by_name = {name.lower(): i for i, name in labels.items()}
+        if str(toxic_label).lower() in by_name:
+            return by_name[str(toxic_label).lower()]
+        if str(toxic_label).isdigit() and int(toxic_label) in labels:
+            return int(toxic_label)
+    choices = ", ".join(f"{i}={name!r}" for i, name in sorted(labels.items()))
+    raise ClassifierLabelError(
+        f"config key scoring.hf_classifier.toxic_label: {toxic_label!r} is not a label of model {model} "
+        f"(its labels: {choices})"
+    )
+
+
+def _weights_fingerprint(directory: Path) -> str:
+    """Digest of a local checkpoint's weight files: a retrained model saved at the same path gets a new version."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in directory.iterdir() if p.suffix in {".safetensors", ".bin", ".pt"} and p.is_file())
+    for path in files:
+        digest.update(path.name.encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+class HFClassifierScorer(Scorer):
+    id = "hf-classifier"
+
+    def __init__(self, model: str, toxic_label: str | int = 1, batch_size: int = 32, max_length: int = 256,
+                 device: str | None = None):
+        if not model:
+            raise ScoringError("config key scoring.hf_classifier.model: give a local path or hub id, e.g. "
+                               f"{MULTILINGUAL_MODEL}")
+        from transformers import AutoConfig
+
+        self.model_name = str(model)
+        try:
+            self.config = AutoConfig.from_pretrained(self.model_name)
+        except (OSError, ValueError) as err:
+            raise ScoringError(f"config key scoring.hf_classifier.model: cannot load {self.model_name!r}: "
+                               f"{str(err).splitlines()[0]}") from None
+        self.toxic_index = resolve_label(self.config.id2label, toxic_label, self.model_name)
+        self.batch_size = int(batch_size)
+        self.max_length = int(max_length)
+        self._device = device
+        self._model = None
+        self._tokenizer = None
+
+    def __repr__(self) -> str:
+        return f"HFClassifierScorer(model={self.model_name!r}, toxic_label={self.toxic_index})"
+
+    @cached_property
+    def version(self) -> str:
+        parts = [self.model_name]
+        name_or_path = getattr(self.config, "_name_or_path", "") or ""
+        if name_or_path and name_or_path != self.model_name:
+            parts.append(name_or_path)
+        commit = getattr(self.config, "_commit_hash", None)
+        if commit:
+            parts.append(f"commit:{commit}")
+        local = Path(self.model_name)
+        if local.is_dir():
+            parts.append(f"weights:{_weights_fingerprint(local)}")
+        parts.append(f"label:{self.toxic_index}")
+        return "|".join(parts)
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            import torch
+
+            self._device = "cuda" if torch.cuda.is_available() else "cpu"
+        return self._device
+
+    def _load(self):
+        if self._model is None:
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            log.info("hf-classifier: loading %s on %s", self.model_name, self.device)
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            self._model = AutoModelForSequenceClassification.from_pretrained(self.model_name).to(self.device).eval()
+        return self._model, self._tokenizer
+
+    def score(self, texts: Sequence[str], lang: str) -> list[Score]:
+        import torch
+
+        model, tokenizer = self._load()
+        multi_label = getattr(self.config, "problem_type", None) == "multi_label_classification"
+        # longest first, so each batch pads to similar lengths; results go back to the callers' order
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        values: list[float] = [0.0] * len(texts)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                # an empty continuation is sent as " " (as to Perspective): some tokenizers add no special tokens,
+                # and a zero-length row cannot go through the model
+                inputs = tokenizer([texts[i] or " " for i in batch], padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt").to(self.device)
+                empty = (inputs["attention_mask"].sum(dim=1) == 0).nonzero().flatten().tolist()
+                if empty:
+                    raise ScoringError(f"hf-classifier {self.model_name}: text {texts[batch[empty[0]]][:60]!r} "
+                                       f"(lang {lang!r}) tokenizes to nothing")
+                logits = model(**inputs).logits.float()
+                probs = torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
+                for i, p in zip(batch, probs[:, self.toxic_index].tolist()):
+                    values[i] = p
+        return [Score(toxicity=v, attributes={"TOXICITY": v}) for v in values]
+
+    def close(self) -> None:
+        self._model = None
+        self._tokenizer = None
