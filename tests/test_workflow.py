@@ -6,11 +6,13 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO, tiny_workflow_config, write_config
 
@@ -35,7 +37,14 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, tiny_model_dir, shared_data):
     workdir = tmp_path_factory.mktemp("wf")
-    write_config(workdir / "config.yaml", tiny_workflow_config(tiny_model_dir("gpt2"), shared_data))
+    # a prompt folder of our own, so a test can change one language's prompts
+    prompt_dir = workdir / "rtp-lx"
+    prompt_dir.mkdir()
+    for locale in ("EN", "DE"):
+        shutil.copy(shared_data / f"rtp-lx/v0.2_raw/RTP_LX_{locale}.json", prompt_dir)
+    config = tiny_workflow_config(tiny_model_dir("gpt2"), shared_data)
+    config["data"]["prompts"]["path"] = str(prompt_dir)
+    write_config(workdir / "config.yaml", config)
     dry = snakemake(workdir, "-n", "--cores", "1")
     snakemake(workdir, "--cores", "2")
     return workdir, dry.stdout + dry.stderr
@@ -81,6 +90,43 @@ def test_lint_is_clean(finished_run):
     workdir, _ = finished_run
     out = snakemake(workdir, "--lint", check=False)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def planned_outputs(workdir: Path, *args: str) -> set[str]:
+    out = snakemake(workdir, "-n", "--cores", "1", *args)
+    text = out.stdout + out.stderr
+    return {path.strip() for block in re.findall(r"^\s+output: (.+)$", text, re.M) for path in block.split(",")}
+
+
+def test_changing_another_scorers_setting_reruns_nothing(finished_run):
+    workdir, _ = finished_run
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["scoring"]["perspective"] = {"rate": 5.0}
+    write_config(workdir / "config.yaml", config)
+    assert planned_outputs(workdir) == set()
+
+
+def test_changing_one_languages_prompts_reruns_only_that_language(finished_run):
+    """Runs last in this module: it changes the German prompt file of the finished run."""
+    workdir, _ = finished_run
+    de = workdir / "rtp-lx" / "RTP_LX_DE.json"
+    lines = de.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["Prompt"] = "Ein ganz neuer Anfang"
+    lines[0] = json.dumps(first, ensure_ascii=False)
+    de.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    planned = planned_outputs(workdir)
+    expected = {
+        "resources/data/prompts/de.jsonl",
+        "results/generations/tiny/base/de.jsonl", "results/generations/tiny/dpo/de.jsonl",
+        "results/scores/lexicon/tiny/base/de.jsonl", "results/scores/lexicon/tiny/dpo/de.jsonl",
+        "results/metrics/lexicon/tiny/base/de.json", "results/metrics/lexicon/tiny/dpo/de.json",
+    }
+    assert expected <= planned
+    assert not any("/en." in p or p.endswith("/en.jsonl") for p in planned), planned
+    assert not any(p.startswith("results/dpo/") for p in planned), "DPO must not retrain"
+    aggregates = planned - expected
+    assert all(p.startswith(("results/tables/", "results/figures/")) for p in aggregates), aggregates
 
 
 def test_bad_config_stops_before_any_job(tmp_path, tiny_model_dir, shared_data):

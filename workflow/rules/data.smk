@@ -1,14 +1,36 @@
 # Inputs: RTP-LX prompts per language, English preference pairs, base checkpoints.
 
 
+rule fetch:
+    """Download one input file from its pinned, commit-addressed URL and check its SHA-256 (src/xdetox/data/sources.json).
+
+    Not used when a local data folder is given (data.local_dir or XDETOX_DATA_DIR): inputs are then read from it.
+    """
+    output:
+        f"{RESOURCES}/downloads/{{relpath}}",
+    params:
+        relpath=lambda wc: wc.relpath,
+    log:
+        f"{LOGS}/downloads/{{relpath}}.log",
+    conda:
+        "../../envs/core.yaml"
+    retries: 3
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        f"{SCRIPTS}/fetch.py"
+
+
 rule prompts:
     """RTP-LX prompts of one language, normalised to {id, lang, text} (a deterministic subset if configured)."""
+    input:
+        lambda wc: prompt_source(wc.lang),
     output:
         f"{RESOURCES}/data/prompts/{{lang}}.jsonl",
     params:
-        prompts=config["data"]["prompts"],
-        local_dir=local_data(),
-        download_dir=f"{RESOURCES}/downloads",
+        # only this language's slice of the config, so changing another language reruns nothing here
+        selection=lambda wc: prompt_selection(wc.lang),
     log:
         f"{LOGS}/data/prompts/{{lang}}.log",
     conda:
@@ -22,13 +44,13 @@ rule prompts:
 
 rule pairs:
     """English preference pairs {id, prompt, chosen, rejected}, filtered and split into train and validation."""
+    input:
+        pairs_source(),
     output:
         train=f"{RESOURCES}/data/pairs/train.jsonl",
         val=f"{RESOURCES}/data/pairs/val.jsonl",
     params:
         pairs=config["data"]["pairs"],
-        local_dir=local_data(),
-        download_dir=f"{RESOURCES}/downloads",
     log:
         f"{LOGS}/data/pairs.log",
     conda:

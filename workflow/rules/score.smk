@@ -8,7 +8,7 @@ rule score:
     output:
         f"{RESULTS}/scores/{{scorer}}/{{model}}/{{stage}}/{{lang}}.jsonl",
     params:
-        scoring=config["scoring"],
+        scoring=lambda wc: scorer_config(wc.scorer),
     log:
         f"{LOGS}/scores/{{scorer}}/{{model}}/{{stage}}/{{lang}}.log",
     conda:
@@ -21,3 +21,26 @@ rule score:
         perspective_api=lambda wc: 1 if wc.scorer == "perspective" else 0,
     script:
         f"{SCRIPTS}/score.py"
+
+
+rule agreement:
+    """Agreement of two scorers on the same generations: per-language Pearson, Spearman and ROC-AUC."""
+    input:
+        a=lambda wc: expand(f"{RESULTS}/scores/{wc.a}/{wc.model}/{wc.stage}/{{lang}}.jsonl", lang=LANGS),
+        b=lambda wc: expand(f"{RESULTS}/scores/{wc.b}/{wc.model}/{wc.stage}/{{lang}}.jsonl", lang=LANGS),
+    output:
+        csv=f"{RESULTS}/tables/agreement/{{model}}/{{stage}}/{{a}}_vs_{{b}}.csv",
+        md=f"{RESULTS}/tables/agreement/{{model}}/{{stage}}/{{a}}_vs_{{b}}.md",
+        png=f"{RESULTS}/figures/agreement/{{model}}/{{stage}}/{{a}}_vs_{{b}}.png",
+    params:
+        langs=LANGS,
+        threshold=config["scoring"]["threshold"],
+    log:
+        f"{LOGS}/agreement/{{model}}/{{stage}}/{{a}}_vs_{{b}}.log",
+    conda:
+        "../../envs/core.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        f"{SCRIPTS}/agreement.py"

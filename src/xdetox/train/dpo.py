@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,8 @@ def train_dpo(model_dir: str | Path, train_path: str | Path, val_path: str | Pat
     train = truncate_prompts(read_jsonl(train_path, ("prompt", "chosen", "rejected")), tokenizer, hp["max_prompt_length"])
     val = truncate_prompts(read_jsonl(val_path, ("prompt", "chosen", "rejected")), tokenizer, hp["max_prompt_length"])
     use_cpu = not torch.cuda.is_available()
-    work_dir = Path(work_dir)
+    # checkpoints of a run with other hyperparameters or data must never be resumed: key the folder on both
+    work_dir = Path(work_dir) / run_key(hp, train_path, val_path, model_dir)
     args = _training_args(hp, work_dir, len(train), use_cpu)
     model = load_policy(model_dir, hp, dtype)
     callbacks = [EarlyStoppingCallback(early_stopping_patience=hp["patience"])] if hp["patience"] > 0 else []
@@ -187,7 +189,20 @@ def train_dpo(model_dir: str | Path, train_path: str | Path, val_path: str | Pat
         "hyperparameters": hp,
     }
     write_json(summary_json, summary)
+    shutil.rmtree(work_dir, ignore_errors=True)  # the run is complete: its resume points are no longer needed
     return summary
+
+
+def run_key(hp: dict[str, Any], train_path, val_path, model_dir) -> str:
+    """Identifies a training run: hyperparameters, the pair files' contents and the starting checkpoint's path."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(hp, sort_keys=True).encode())
+    for path in (train_path, val_path):
+        digest.update(Path(path).read_bytes())
+    digest.update(str(Path(model_dir).resolve()).encode())
+    return digest.hexdigest()[:16]
 
 
 def _last_checkpoint(work_dir: Path) -> str | None:
