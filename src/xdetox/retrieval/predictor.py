@@ -1,0 +1,182 @@
+"""Retrieval as a predictor of cross-lingual detoxification: %EMT change vs retrieval (protocol §4; Figures 4, 13–15).
+
+%EMT change of language X = (EMT before DPO − EMT after DPO) / EMT before, a fraction (the paper's y-axis runs
+0.4–1.0 for mGPT), from `results/metrics/{scorer}/{model}/{base,dpo}/{lang}.json` key "emt". It is joined with the
+retrieval summary per language, and Pearson r and Spearman rho (with two-sided p-values, scipy) are computed over the
+non-English languages (English is the DPO training language; the paper plots 16 points).
+
+Missing data is an error: a language with retrieval measures but no toxicity results (or the other way round) stops
+the step with a message naming the language and stage. An undefined change — EMT before DPO of 0 (no toxicity to
+reduce: the ratio is 0/0 or x/0) or a non-finite EMT — is **excluded from the correlation with a note** in the
+outputs (`excluded` in the JSON, `note` in the CSV); it is not an error because a small sample can legitimately
+score 0 under a crude scorer. With fewer than 3 usable languages the coefficients are reported as null with a note.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .. import XdetoxError
+from ..io import atomic_open, write_json
+from ..languages import short_label
+from .measures import CONFIG_MEASURE, LABELS, MEASURES
+
+PIVOT = "en"
+MIN_POINTS = 3
+
+
+def emt_change(before: float, after: float) -> float | None:
+    """(before − after) / before; None where it is undefined (before is 0 or either value is not finite)."""
+    if before is None or after is None or not (math.isfinite(before) and math.isfinite(after)) or before == 0:
+        return None
+    return (before - after) / before
+
+
+def _nan_to_none(value):
+    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
+
+
+def correlate(x, y) -> dict:
+    """Pearson r and Spearman rho with two-sided p-values; null (with a note) when fewer than 3 points or constant."""
+    from scipy import stats
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape:
+        raise XdetoxError(f"correlate: {len(x)} x values but {len(y)} y values")
+    out = {"n": int(len(x)), "pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
+    if len(x) < MIN_POINTS:
+        out["note"] = f"fewer than {MIN_POINTS} languages: no correlation"
+        return out
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        out["note"] = "a constant variable: correlation undefined"
+        return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pearson = stats.pearsonr(x, y)
+        spearman = stats.spearmanr(x, y)
+    out.update(pearson_r=_nan_to_none(float(pearson.statistic)), pearson_p=_nan_to_none(float(pearson.pvalue)),
+               spearman_rho=_nan_to_none(float(spearman.statistic)), spearman_p=_nan_to_none(float(spearman.pvalue)))
+    return out
+
+
+def join(summary: dict[str, dict], base: dict[str, dict], dpo: dict[str, dict]) -> list[dict]:
+    """One row per language: EMT before/after, %EMT change, every averaged retrieval measure, and whether it is used.
+
+    `summary`: retrieval summary per non-English language (`measures.retrieval_measures`); `base`/`dpo`: toxicity
+    metrics per language. English, when present in the toxicity results, is reported but never correlated.
+    """
+    langs = [lang for lang in summary if lang != PIVOT]
+    for stage, metrics in (("base", base), ("dpo", dpo)):
+        missing = [lang for lang in langs if lang not in metrics]
+        if missing:
+            raise XdetoxError(
+                f"no toxicity results ({stage}) for {', '.join(missing)}: retrieval was measured for these languages "
+                f"but results/metrics/<scorer>/<model>/{stage}/<lang>.json is missing"
+            )
+    extra = [lang for lang in base if lang != PIVOT and lang not in summary]
+    if extra:
+        raise XdetoxError(f"toxicity results for {', '.join(extra)} but no retrieval measures for them")
+    rows = []
+    for lang in ([PIVOT] if PIVOT in base and PIVOT in dpo else []) + langs:
+        try:
+            before, after = float(base[lang]["emt"]), float(dpo[lang]["emt"])
+        except (KeyError, TypeError, ValueError):
+            raise XdetoxError(f"{lang}: toxicity results have no numeric 'emt'") from None
+        change = emt_change(before, after)
+        row = {"lang": lang, "emt_base": before, "emt_dpo": after, "emt_change": change}
+        if lang == PIVOT:
+            row.update({f"{m}_avg": None for m in MEASURES}, used=False,
+                       note="English: the DPO training language, not correlated (as the paper)")
+        else:
+            row.update({f"{m}_avg": summary[lang][f"{m}_avg"] for m in MEASURES})
+            row["used"] = change is not None
+            row["note"] = "" if change is not None else (
+                "excluded: EMT before DPO is 0, %EMT change undefined" if before == 0
+                else "excluded: non-finite EMT")
+        rows.append(row)
+    return rows
+
+
+def predictor(summary: dict[str, dict], base: dict[str, dict], dpo: dict[str, dict], measure: str = "accuracy") -> dict:
+    """Rows plus the correlation for every measure; `selected` names the one the configured `measure` picks."""
+    if measure not in CONFIG_MEASURE:
+        raise XdetoxError(f"unknown retrieval measure {measure!r}; choose from {', '.join(CONFIG_MEASURE)}")
+    rows = join(summary, base, dpo)
+    used = [r for r in rows if r["used"]]
+    correlations = {
+        m: correlate([r[f"{m}_avg"] for r in used], [r["emt_change"] for r in used]) for m in MEASURES
+    }
+    return {
+        "measure": measure,
+        "selected": CONFIG_MEASURE[measure],
+        "correlation": correlations[CONFIG_MEASURE[measure]],
+        "correlations": correlations,
+        "languages": [r["lang"] for r in used],
+        "excluded": {r["lang"]: r["note"] for r in rows if not r["used"]},
+        "rows": rows,
+        "definitions": {
+            "emt_change": "(EMT base - EMT dpo) / EMT base, a fraction",
+            "acc_en2x": "top-1 retrieval accuracy en->x by cosine over all candidates, averaged over layers",
+            "acc_x2en": "top-1 retrieval accuracy x->en, averaged over layers",
+            "acc_mean": "mean of acc_en2x and acc_x2en",
+            "paired_cosine": "mean cosine of each en sentence with its translation, averaged over layers: "
+                             "the reference code's 'retrieval acc'",
+        },
+    }
+
+
+def write_outputs(result: dict, csv_out: str | Path, json_out: str | Path, extra: dict | None = None) -> None:
+    columns = ["lang", "emt_base", "emt_dpo", "emt_change", *(f"{m}_avg" for m in MEASURES), "used", "note"]
+    with atomic_open(csv_out) as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in result["rows"]:
+            writer.writerow({k: ("" if row[k] is None else row[k]) for k in columns})
+    write_json(json_out, {**(extra or {}), **result})
+
+
+def _fmt_p(p) -> str:
+    if p is None:
+        return "n/a"
+    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+
+
+def figure4(result: dict, out: str | Path, title: str) -> None:
+    """Labelled scatter of %EMT change against the selected retrieval measure, least-squares line, r and p in the title."""
+    from ..report.figures import _plt, save
+
+    plt = _plt()
+    key = result["selected"]
+    used = [r for r in result["rows"] if r["used"]]
+    x = np.array([r[f"{key}_avg"] for r in used], dtype=float)
+    y = np.array([r["emt_change"] for r in used], dtype=float)
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    ax.scatter(x, y, color="#1f77b4", zorder=3)
+    for r, xi, yi in zip(used, x, y):
+        ax.annotate(short_label(r["lang"]), (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=9)
+    if len(x) >= 2 and np.ptp(x) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        grid = np.linspace(x.min(), x.max(), 50)
+        ax.plot(grid, slope * grid + intercept, color="#d62728", lw=1.2, label="least-squares fit")
+        ax.legend(loc="lower right", fontsize=8)
+    c = result["correlation"]
+    stat = (f"Pearson-r = {c['pearson_r']:.3f} (p = {_fmt_p(c['pearson_p'])}), "
+            f"Spearman = {c['spearman_rho']:.3f} (p = {_fmt_p(c['spearman_p'])})"
+            if c["pearson_r"] is not None else c.get("note", "no correlation"))
+    ax.set_title(f"{title}\n{stat}, n = {c['n']}", fontsize=10)
+    ax.set_xlabel(LABELS[key])
+    ax.set_ylabel("%EMT Change (English DPO Training)")
+    ax.grid(alpha=0.3)
+    if result["excluded"]:
+        dropped = [lang for lang in result["excluded"] if lang != PIVOT]
+        if dropped:
+            ax.text(0.01, 0.01, "excluded (%EMT change undefined): " + ", ".join(map(short_label, dropped)),
+                    transform=ax.transAxes, fontsize=7, color="grey")
+    fig.tight_layout()
+    save(fig, out)
+    plt.close(fig)
