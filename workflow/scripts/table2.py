@@ -1,8 +1,9 @@
+from xdetox.evaluation import table2_step
 from xdetox.logs import job_log
-from xdetox.report.tables import table2
-from xdetox.steps import load_metrics
 
 with job_log(snakemake.log[0]):
-    stages = {"base": load_metrics(snakemake.input.base), "dpo": load_metrics(snakemake.input.dpo)}
-    table2(snakemake.params.label, stages, snakemake.params.langs, snakemake.output.csv, snakemake.output.md,
-           snakemake.output.per_lang, scorer=snakemake.wildcards.scorer)
+    i, p = snakemake.input, snakemake.params
+    files = {kind: {s: i[f"{s}_{kind}"] for s in ("base", "dpo")} for kind in ("metrics", "fluency", "diversity")
+             if f"base_{kind}" in i.keys()}
+    table2_step(p.label, p.langs, files["metrics"], files.get("fluency"), files.get("diversity"),
+                dict(snakemake.output.items()), snakemake.wildcards.scorer, p.notes)

@@ -1,9 +1,16 @@
-"""Table 2: averages over languages of each metric, before and after DPO (CSV for machines, Markdown for people)."""
+"""Tables 1 and 2: CSV for machines, Markdown for people, LaTeX for the paper's Table 2.
+
+Table 2 averages each metric over languages (the paper's aggregation, protocol §1.7): EMT, ToxProb and AvgTox are
+means of the per-language values; PPL is the mean of the per-language *median* perplexities ("averaged median
+perplexity"); Dist-n is the mean of the per-language means over prompts.
+"""
 
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -12,6 +19,12 @@ from ..io import atomic_open, write_text
 from ..languages import short_label
 
 TOXICITY_COLUMNS = (("emt", "EMT", "{:.3f}"), ("tox_prob", "ToxProb", "{:.1%}"), ("avg_tox", "AvgTox", "{:.3f}"))
+FLUENCY_COLUMNS = (("ppl", "PPL", "{:.2f}"),)
+DIVERSITY_COLUMNS = (("dist1", "Dist-1", "{:.3f}"), ("dist2", "Dist-2", "{:.3f}"), ("dist3", "Dist-3", "{:.3f}"))
+ALL_COLUMNS = TOXICITY_COLUMNS + FLUENCY_COLUMNS + DIVERSITY_COLUMNS
+#: ↓ lower is better, ↑ higher is better (the paper's column directions)
+DIRECTION = {"emt": "↓", "tox_prob": "↓", "avg_tox": "↓", "ppl": "↓", "dist1": "↑", "dist2": "↑", "dist3": "↑"}
+STAGE_NAMES = {"base": "Before", "dpo": "After"}
 
 
 def check_languages(metrics: list[dict], langs: list[str], stage: str) -> None:
@@ -26,37 +39,265 @@ def average_row(metrics: list[dict], keys=("emt", "tox_prob", "avg_tox")) -> dic
     return {k: float(np.mean([m[k] for m in metrics])) for k in keys}
 
 
+def _mean_defined(values) -> float | None:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.mean(values)) if values else None
+
+
+def stage_row(metrics: list[dict], fluency: list[dict] | None = None, diversity: list[dict] | None = None) -> dict:
+    """Table 2 values of one stage: toxicity means, mean of per-language median PPLs, mean Dist-n."""
+    row = average_row(metrics)
+    if fluency is not None:
+        row["ppl"] = _mean_defined(f.get("median") for f in fluency)
+    if diversity is not None:
+        for key in ("dist1", "dist2", "dist3"):
+            row[key] = _mean_defined(d.get(key) for d in diversity)
+    return row
+
+
+def fmt(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return spec.format(value)
+
+
+def columns_for(rows: Sequence[dict]):
+    present = set().union(*(r.keys() for r in rows)) if rows else set()
+    return [c for c in ALL_COLUMNS if c[0] in present]
+
+
+def markdown_table(rows: Sequence[dict], columns=None, caption: str = "", notes: Sequence[str] = ()) -> str:
+    columns = columns or columns_for(rows)
+    header = "| Model | DPO | " + " | ".join(name for _, name, _ in columns) + " |"
+    lower = [name for k, name, _ in columns if DIRECTION[k] == "↓"]
+    higher = [name for k, name, _ in columns if DIRECTION[k] == "↑"]
+    direction = f"Lower is better for {', '.join(lower)}" + (f"; higher for {', '.join(higher)}." if higher else ".")
+    lines = [caption + " " + direction, ""] if caption else []
+    lines += [header, "|" + "---|" * (2 + len(columns))]
+    for row in rows:
+        stage = STAGE_NAMES.get(row["stage"], row["stage"])
+        lines.append(f"| {row['model']} | {stage} | " + " | ".join(fmt(row.get(k), f) for k, _, f in columns) + " |")
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _tex_escape(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("$", r"\$")):
+        text = text.replace(a, b)
+    return text
+
+
+def latex_table(rows: Sequence[dict], columns=None, caption: str = "") -> str:
+    """A booktabs table laid out like the paper's Table 2 (models grouped, Before/After rows)."""
+    columns = columns or columns_for(rows)
+    arrows = {"↓": r"$\downarrow$", "↑": r"$\uparrow$"}
+    head = " & ".join(["Model", "DPO"] + [f"{_tex_escape(name)} {arrows[DIRECTION[k]]}" for k, name, _ in columns])
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{ll" + "r" * len(columns) + "}",
+             r"\toprule", head + r" \\", r"\midrule"]
+    last = None
+    for row in rows:
+        if last is not None and row["model"] != last:
+            lines.append(r"\midrule")
+        model = _tex_escape(row["model"]) if row["model"] != last else ""
+        last = row["model"]
+        cells = [_tex_escape(fmt(row.get(k), f)) for k, _, f in columns]
+        lines.append(" & ".join([model, STAGE_NAMES.get(row["stage"], _tex_escape(row["stage"]))] + cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(r"\caption{" + _tex_escape(caption) + "}")
+    lines += [r"\label{tab:table2}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_rows_csv(path, rows: Sequence[dict], columns) -> None:
+    keys = [k for k, _, _ in columns]
+    with atomic_open(path) as handle:
+        writer = csv.DictWriter(handle, fieldnames=["model", "stage", "n_languages", *keys], extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in ["model", "stage", "n_languages", *keys]})
+
+
+def read_rows_csv(path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key in list(row):
+            if key not in ("model", "stage"):
+                row[key] = float(row[key]) if row[key] not in ("", None) else None
+    return rows
+
+
 def table2(label: str, stage_metrics: dict[str, list[dict]], langs: list[str], csv_out: str | Path,
-           md_out: str | Path, per_lang_out: str | Path | None = None, scorer: str = "") -> list[dict]:
-    """Write Table 2 rows (one per stage) and, optionally, the per-language values behind them."""
+           md_out: str | Path, per_lang_out: str | Path | None = None, scorer: str = "",
+           fluency: dict[str, list[dict]] | None = None, diversity: dict[str, list[dict]] | None = None,
+           tex_out: str | Path | None = None, notes: Sequence[str] = ()) -> list[dict]:
+    """Write Table 2 rows (one per stage) and, optionally, the per-language values behind them.
+
+    Without `fluency` / `diversity` (stage → per-language summaries) only the toxicity columns are written.
+    """
     rows = []
     for stage, metrics in stage_metrics.items():
         check_languages(metrics, langs, stage)
-        rows.append({"model": label, "stage": stage, "n_languages": len(metrics), **average_row(metrics)})
-    keys = [k for k, _, _ in TOXICITY_COLUMNS]
-    with atomic_open(csv_out) as handle:
-        writer = csv.DictWriter(handle, fieldnames=["model", "stage", "n_languages", *keys])
-        writer.writeheader()
-        writer.writerows(rows)
-    header = "| Model | DPO | " + " | ".join(name for _, name, _ in TOXICITY_COLUMNS) + " |"
-    lines = [
-        f"Table 2 (toxicity columns): averages over {len(langs)} languages; scorer `{scorer}`; lower is better.",
-        "",
-        header,
-        "|" + "---|" * (2 + len(TOXICITY_COLUMNS)),
-    ]
-    for row in rows:
-        stage = {"base": "Before", "dpo": "After"}.get(row["stage"], row["stage"])
-        cells = [fmt.format(row[k]) for k, _, fmt in TOXICITY_COLUMNS]
-        lines.append(f"| {row['model']} | {stage} | " + " | ".join(cells) + " |")
-    write_text(md_out, "\n".join(lines) + "\n")
+        flu = fluency.get(stage) if fluency else None
+        div = diversity.get(stage) if diversity else None
+        if flu is not None:
+            check_languages(flu, langs, f"{stage} (fluency)")
+        if div is not None:
+            check_languages(div, langs, f"{stage} (diversity)")
+        rows.append({"model": label, "stage": stage, "n_languages": len(metrics), **stage_row(metrics, flu, div)})
+    columns = columns_for(rows)
+    write_rows_csv(csv_out, rows, columns)
+    parts = "toxicity columns" if len(columns) == len(TOXICITY_COLUMNS) else "toxicity, fluency and diversity"
+    caption = (f"Table 2 ({parts}): averages over {len(langs)} languages before and after English DPO; "
+               f"toxicity scorer `{scorer}`.")
+    write_text(md_out, markdown_table(rows, columns, caption, notes))
+    if tex_out:
+        write_text(tex_out, latex_table(rows, columns, caption.replace("`", "")))
     if per_lang_out:
-        with atomic_open(per_lang_out) as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["lang", "stage", "n_prompts", *keys, *[f"{k}_lo" for k in keys], *[f"{k}_hi" for k in keys]])
-            for stage, metrics in stage_metrics.items():
-                for m in metrics:
-                    ci = m.get("ci", {})
-                    writer.writerow([short_label(m["lang"]), stage, m["n_prompts"], *[m[k] for k in keys],
-                                     *[ci.get(k, [None, None])[0] for k in keys], *[ci.get(k, [None, None])[1] for k in keys]])
+        write_per_language(per_lang_out, stage_metrics, fluency, diversity)
     return rows
+
+
+def write_per_language(path, stage_metrics, fluency=None, diversity=None) -> None:
+    keys = [k for k, _, _ in TOXICITY_COLUMNS]
+    extra = (["ppl_median", "ppl_q1", "ppl_q3", "ppl_n"] if fluency else []) + (
+        ["dist1", "dist2", "dist3"] if diversity else [])
+    with atomic_open(path) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["lang", "stage", "n_prompts", *keys, *[f"{k}_lo" for k in keys], *[f"{k}_hi" for k in keys],
+                         *extra])
+        for stage, metrics in stage_metrics.items():
+            for i, m in enumerate(metrics):
+                ci = m.get("ci", {})
+                row = [short_label(m["lang"]), stage, m["n_prompts"], *[m[k] for k in keys],
+                       *[ci.get(k, [None, None])[0] for k in keys], *[ci.get(k, [None, None])[1] for k in keys]]
+                if fluency:
+                    f = fluency[stage][i]
+                    row += [f.get("median"), f.get("q1"), f.get("q3"), f.get("n_kept")]
+                if diversity:
+                    d = diversity[stage][i]
+                    row += [d.get("dist1"), d.get("dist2"), d.get("dist3")]
+                writer.writerow(row)
+
+
+def table2_all(model_rows: Sequence[Sequence[dict]], csv_out, md_out, tex_out, scorer: str = "",
+               n_languages: int | None = None, notes: Sequence[str] = ()) -> list[dict]:
+    """Table 2 for all configured models: the per-model tables' rows, one block per model."""
+    rows = [row for block in model_rows for row in block]
+    columns = [c for c in columns_for(rows) if any(r.get(c[0]) is not None for r in rows)]
+    write_rows_csv(csv_out, rows, columns)
+    langs = f"{n_languages} languages" if n_languages else "the configured languages"
+    caption = (f"Table 2: average scores in toxicity, fluency and diversity of continuations over {langs}, before "
+               f"and after English DPO; toxicity scorer `{scorer}`.")
+    write_text(md_out, markdown_table(rows, columns, caption, notes))
+    write_text(tex_out, latex_table(rows, columns, caption.replace("`", "")))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------------ seed summary
+
+def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value) of the defined values."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def seeds_table(label: str, base_row: dict, seed_rows: dict[int, dict], csv_out, md_out, scorer: str = "") -> list[dict]:
+    """Table 2 with the DPO row as mean ± std across DPO seeds (the base row is a single run)."""
+    columns = columns_for([base_row, *seed_rows.values()])
+    records = []
+    for key, name, spec in columns:
+        values = [r.get(key) for r in seed_rows.values()]
+        mean, std = mean_std(values)
+        records.append({"metric": key, "base": base_row.get(key), "dpo_mean": mean, "dpo_std": std,
+                        "n_seeds": len([v for v in values if v is not None]),
+                        **{f"seed{s}": r.get(key) for s, r in seed_rows.items()}})
+    with atomic_open(csv_out) as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    seeds = ", ".join(str(s) for s in seed_rows)
+    lines = [f"Table 2 over DPO seeds ({label}; seeds {seeds}; scorer `{scorer}`): the After row is the mean ± sample "
+             f"standard deviation across the {len(seed_rows)} DPO runs of the per-run language averages.", "",
+             "| Model | DPO | " + " | ".join(name for _, name, _ in columns) + " |",
+             "|" + "---|" * (2 + len(columns)),
+             f"| {label} | Before | " + " | ".join(fmt(base_row.get(k), f) for k, _, f in columns) + " |"]
+    cells = []
+    for rec, (key, _, spec) in zip(records, columns):
+        cells.append("—" if rec["dpo_mean"] is None else f"{fmt(rec['dpo_mean'], spec)} ± {fmt(rec['dpo_std'], spec)}")
+    lines.append(f"| {label} | After ({len(seed_rows)} seeds) | " + " | ".join(cells) + " |")
+    write_text(md_out, "\n".join(lines) + "\n")
+    return records
+
+
+# ----------------------------------------------------------------------------------------------------------- Table 1
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "⏎")
+
+
+def table1(rows: Sequence[dict], csv_out, md_out, label: str, scorer: str, stage: str = "dpo") -> None:
+    """Rows {lang, prompt_id, sample, prompt, before, after, tox_before, tox_after} → CSV and Markdown."""
+    fields = ["lang", "prompt_id", "sample", "prompt", "before", "after", "tox_before", "tox_after"]
+    with atomic_open(csv_out) as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: r[k] for k in fields})
+    lines = [f"Table 1: continuations of {label} before and after English DPO (stage `{stage}`). For each language, "
+             f"the prompt(s) whose base continuation scored most toxic ({scorer}); the After column is the DPO model's "
+             "continuation for the same prompt and sample index. ⏎ marks a line break. Content warning: toxic text.",
+             "", "| Lang | Input prompt | Before DPO | After DPO |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {short_label(r['lang'])} | {_md_cell(r['prompt'])} | {_md_cell(r['before'])} "
+                     f"({r['tox_before']:.2f}) | {_md_cell(r['after'])} ({r['tox_after']:.2f}) |")
+    write_text(md_out, "\n".join(lines) + "\n")
+
+
+# --------------------------------------------------------------------------------------------- comparison with paper
+
+def paper_comparison(ours: Sequence[tuple[str, str, dict[str, dict]]], csv_out, md_out, scorer: str,
+                     notes: Sequence[str] = ()) -> list[dict]:
+    """`ours`: (our label, paper_reference, {stage: row}) → our Table 2 rows beside the paper's (protocol §2)."""
+    from .paper_numbers import COLUMNS, PAPER_TABLE2
+
+    records = []
+    for label, ref, stage_rows in ours:
+        paper_label, paper = PAPER_TABLE2[ref]
+        for stage in ("base", "dpo"):
+            row = stage_rows.get(stage, {})
+            for key in COLUMNS:
+                records.append({"model": label, "paper_model": paper_label, "stage": stage, "metric": key,
+                                "ours": row.get(key), "paper": paper[stage][key]})
+    with atomic_open(csv_out) as handle:
+        writer = csv.DictWriter(handle, fieldnames=["model", "paper_model", "stage", "metric", "ours", "paper"])
+        writer.writeheader()
+        writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in records)
+    specs = {k: f for k, _, f in ALL_COLUMNS}
+    names = {k: n for k, n, _ in ALL_COLUMNS}
+    lines = [f"Our Table 2 beside the paper's (protocol §2, Table 2). Ours: toxicity scorer `{scorer}`; the paper: "
+             "Perspective API, mT5-XL perplexity (reference computation). Each cell is ours / paper's.", "",
+             "| Model (ours) | Paper model | DPO | " + " | ".join(f"{names[k]} {DIRECTION[k]}" for k in COLUMNS) + " |",
+             "|" + "---|" * (3 + len(COLUMNS))]
+    for label, ref, stage_rows in ours:
+        paper_label, paper = PAPER_TABLE2[ref]
+        for stage in ("base", "dpo"):
+            row = stage_rows.get(stage, {})
+            cells = [f"{fmt(row.get(k), specs[k])} / {fmt(paper[stage][k], specs[k])}" for k in COLUMNS]
+            lines.append(f"| {label} | {paper_label} | {STAGE_NAMES[stage]} | " + " | ".join(cells) + " |")
+    lines += [""]
+    for label, ref, stage_rows in ours:
+        paper_label, paper = PAPER_TABLE2[ref]
+        b, d = stage_rows.get("base", {}), stage_rows.get("dpo", {})
+        for key, name in (("emt", "EMT"), ("tox_prob", "ToxProb")):
+            if b.get(key) and d.get(key) is not None:
+                ours_red = (b[key] - d[key]) / b[key]
+                paper_red = (paper["base"][key] - paper["dpo"][key]) / paper["base"][key]
+                lines.append(f"- {label}: relative {name} reduction {ours_red:.1%} (paper {paper_red:.1%}).")
+    lines += [f"- {n}" for n in notes]
+    write_text(md_out, "\n".join(lines) + "\n")
+    return records
