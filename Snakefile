@@ -15,6 +15,8 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/interpret.smk"
+include: "workflow/rules/retrieval.smk"
 
 
 rule all:

@@ -125,8 +125,12 @@ def test_changing_one_languages_prompts_reruns_only_that_language(finished_run):
     assert expected <= planned
     assert not any("/en." in p or p.endswith("/en.jsonl") for p in planned), planned
     assert not any(p.startswith("results/dpo/") for p in planned), "DPO must not retrain"
-    aggregates = planned - expected
-    assert all(p.startswith(("results/tables/", "results/figures/")) for p in aggregates), aggregates
+    # per-language quality outputs of German only, then the cross-language tables and figures
+    german = {p for p in planned - expected if p.endswith(("/de.json", "/de.jsonl"))}
+    assert all(p.startswith(("results/fluency/", "results/diversity/", "results/langid/")) for p in german), german
+    aggregates = planned - expected - german
+    assert all(p.startswith(("results/tables/", "results/figures/", "resources/cache/", "results/langid/"))
+               for p in aggregates), aggregates
 
 
 def test_bad_config_stops_before_any_job(tmp_path, tiny_model_dir, shared_data):

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import asdict, dataclass
 from typing import Protocol, Sequence
+
+log = logging.getLogger("xdetox.generation")
+
+#: model loads in this process (the workflow promises one per (model, stage) in a full run; tests count them)
+MODEL_LOADS = 0
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,14 @@ def generation_record(prompt: dict, sample: int, text: str, n_tokens: int, seed:
         "n_tokens": n_tokens,
         "seed": seed,
     }
+
+
+def note_model_load(model_path: str, backend: str, **details) -> None:
+    """Count and log one model load; the log line ("loading model ...") is what the workflow test counts."""
+    global MODEL_LOADS
+    MODEL_LOADS += 1
+    extra = "".join(f", {k}={v}" for k, v in details.items())
+    log.info("loading model %s (backend %s%s; load #%d in this process)", model_path, backend, extra, MODEL_LOADS)
 
 
 class Backend(Protocol):
