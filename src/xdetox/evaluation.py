@@ -109,25 +109,10 @@ def table1_languages(config: dict[str, Any]) -> list[str]:
 
 
 def download_evaluator(hub_id: str, revision: str | None, out_dir: str | Path) -> Path:
-    """Config, tokenizer and weights of a hub evaluator: safetensors when the repo has them, else PyTorch .bin files
-    (google/mt5-xl ships pytorch_model.bin)."""
-    from huggingface_hub import HfApi, snapshot_download
+    """A hub evaluator's checkpoint; offline, set evaluation.fluency.evaluator (and diversity.tokenizer) to a folder."""
+    from .models import download_hub
 
-    from .io import atomic_dir
-
-    try:
-        files = HfApi().list_repo_files(hub_id, revision=revision)
-        weights = ["*.safetensors", "*.safetensors.index.json"] if any(f.endswith(".safetensors") for f in files) \
-            else ["*.bin", "*.bin.index.json"]
-        with atomic_dir(out_dir) as tmp:
-            snapshot_download(hub_id, revision=revision, local_dir=str(tmp),
-                              allow_patterns=["*.json", "*.model", "*.txt", "*.tiktoken", *weights])
-    except Exception as err:  # the hub client raises many types; all mean "not obtainable"
-        raise XdetoxError(
-            f"could not download evaluator {hub_id!r} from the Hugging Face hub ({err}); offline? set "
-            "evaluation.fluency.evaluator (and diversity.tokenizer) to a local folder"
-        ) from None
-    return Path(out_dir)
+    return download_hub(hub_id, revision, out_dir, what="evaluator")
 
 
 # ------------------------------------------------------------------------------------------------------------- steps

@@ -52,16 +52,21 @@ def convert_gguf_package(package: str, out_dir: str | Path) -> Path:
     return Path(out_dir)
 
 
-def download_hub(model_id: str, revision: str | None, out_dir: str | Path) -> Path:
-    from huggingface_hub import snapshot_download
+def download_hub(model_id: str, revision: str | None, out_dir: str | Path, what: str = "model") -> Path:
+    """Config, tokenizer and weights of a hub repository: safetensors when it has them, else PyTorch .bin files
+    (e.g. google/mt5-xl ships only pytorch_model.bin)."""
+    from huggingface_hub import HfApi, snapshot_download
 
     try:
+        files = HfApi().list_repo_files(model_id, revision=revision)
+        weights = ["*.safetensors", "*.safetensors.index.json"] if any(f.endswith(".safetensors") for f in files) \
+            else ["*.bin", "*.bin.index.json"]
         with atomic_dir(out_dir) as tmp:
             snapshot_download(model_id, revision=revision, local_dir=str(tmp),
-                              allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.py"])
+                              allow_patterns=["*.json", "*.model", "*.txt", "*.tiktoken", "*.py", *weights])
     except Exception as err:  # the hub client raises many types; all mean "not obtainable"
         raise XdetoxError(
-            f"could not download {model_id!r}{'@' + revision if revision else ''} from the Hugging Face hub ({err}); "
-            "offline? use source: path with a local checkpoint folder"
+            f"could not download {what} {model_id!r}{'@' + revision if revision else ''} from the Hugging Face hub "
+            f"({err}); offline? use a local checkpoint folder instead"
         ) from None
     return Path(out_dir)
