@@ -45,7 +45,7 @@ def test_tiny_workflow_runs_through_sbatch(tmp_path, tiny_model_dir, shared_data
         "--configfile", str(tmp_path / "config.yaml"), "--profile", str(REPO / "profiles" / "slurm"),
         # a test cluster: no accounts, no accounting database (status from squeue), one partition
         "--slurm-no-account", "--slurm-status-command", "squeue", "--default-resources", "slurm_partition=debug",
-        "--slurm-init-seconds-before-status-checks", "2", "--jobs", "4",
+        "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs", "--jobs", "4",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
