@@ -49,7 +49,7 @@ def _group_mean(per_neuron: torch.Tensor) -> float:
 
 
 def plot_figure3(rows: list[dict], out_png: str | Path, title: str, note: str = "") -> None:
-    from ..report.figures import _plt, save
+    from ..report.figures import _plt, finish
 
     plt = _plt()
     langs = [r["lang"] for r in rows]
@@ -64,11 +64,7 @@ def plot_figure3(rows: list[dict], out_png: str | Path, title: str, note: str = 
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
     ax.set_title(title, fontsize=9)
-    if note:
-        fig.text(0.01, -0.02, note, fontsize=6.5, wrap=True, va="top")
-    fig.tight_layout()
-    save(fig, out_png)
-    plt.close(fig)
+    finish(fig, out_png, note)
 
 
 def figure3_step(base_dir: str, dpo_dir: str, value_vectors_csv: str, prompt_paths: Mapping[str, str], out_csv: str,

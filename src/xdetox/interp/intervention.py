@@ -129,7 +129,7 @@ def figure2_sweep(model, tokenizer, adapter: MLPAdapter, prompts_by_lang: Mappin
 
 
 def plot_figure2(rows: list[dict], out_png: str | Path, title: str, note: str = "") -> None:
-    from ..report.figures import _plt, save
+    from ..report.figures import _plt, finish
 
     plt = _plt()
     offsets = sorted({r["offset"] for r in rows})
@@ -150,11 +150,7 @@ def plot_figure2(rows: list[dict], out_png: str | Path, title: str, note: str = 
     ax_d.set_xticks(offsets)
     ax_d.set_title("Degeneration check: distinct tokens / tokens per continuation", fontsize=8)
     ax.set_title(title, fontsize=9)
-    if note:
-        fig.text(0.01, -0.02, note, fontsize=6.5, wrap=True, va="top")
-    fig.tight_layout()
-    save(fig, out_png)
-    plt.close(fig)
+    finish(fig, out_png, note)
 
 
 def figure2_step(model_dir: str, value_vectors_csv: str, prompt_paths: Mapping[str, str], out_csv: str, out_png: str,

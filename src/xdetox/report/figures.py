@@ -24,6 +24,15 @@ def save(fig, path: str | Path) -> None:
         fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=130, bbox_inches="tight")
 
 
+def finish(fig, out: str | Path, note: str | None = None) -> None:
+    """Add an optional footnote under the axes, lay out, save atomically and free the figure."""
+    if note:
+        fig.text(0.01, -0.02, note, fontsize=6.5, wrap=True, va="top")
+    fig.tight_layout()
+    save(fig, out)
+    _plt().close(fig)
+
+
 def grouped_bars(ax, langs, series: dict[str, list[dict]], key: str, colors=("#d62728", "#1f77b4", "#2ca02c")):
     width = 0.8 / len(series)
     x = np.arange(len(langs))
