@@ -128,7 +128,7 @@ def main(argv=None) -> dict:
     prompts = [{"id": str(i), "lang": PROMPTS[i % len(PROMPTS)][0], "text": PROMPTS[i % len(PROMPTS)][1]}
                for i in range(args.prompts)]
     sampling = Sampling(n_samples=args.samples, temperature=args.temperature, top_p=args.top_p,
-                        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, dtype=args.fast_dtype)
+                        max_new_tokens=args.max_new_tokens, seed=0, batch_size=args.batch_size, dtype=args.fast_dtype)
 
     t = time.perf_counter()
     fast_model, fast_tok = load_model(args.model, args.fast_dtype, args.device)

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from xdetox import XdetoxError
-from xdetox.data.fetch import resolve, sha256_of, manifest
+from xdetox.cache import file_sha256
+from xdetox.data.fetch import manifest, resolve
 from xdetox.data.pairs import filter_and_split, load_paradetox, load_toxicity_pairwise
 from xdetox.data.prompts import find_in_folder, load_rtplx, rtplx_relpath, select
 
@@ -105,4 +106,4 @@ def test_every_pinned_source_has_a_checksum_and_commit_url():
 
 def test_shared_data_matches_pins(shared_data):
     for rel in ("rtp-lx/v0.2_raw/RTP_LX_EN.json", "paradetox/paradetox.tsv"):
-        assert sha256_of(shared_data / rel) == manifest()[rel]["sha256"]
+        assert file_sha256(shared_data / rel) == manifest()[rel]["sha256"]

@@ -41,7 +41,7 @@ def test_per_prompt_then_mean_over_prompts_empty_generations_dropped():
     assert list(per_prompt) == ["p0", "p1"]  # p2 has only empty generations: skipped, as in the reference
     assert per_prompt["p0"] == (0.5, 0.5, 2 / 6)
     assert per_prompt["p1"] == (1.0, 0.5, 0.0)
-    result = diversity_metrics(records, WordTokenizer(), n_boot=100)
+    result = diversity_metrics(records, WordTokenizer(), n_boot=100, ci=0.95, seed=0)
     assert result["dist1"] == pytest.approx(0.75)
     assert result["dist2"] == pytest.approx(0.5)
     assert result["dist3"] == pytest.approx(1 / 6)

@@ -33,7 +33,7 @@ def tiny_mt5(tmp_path_factory):
     from tokenizers.processors import TemplateProcessing
     from transformers import MT5Config, MT5ForConditionalGeneration
 
-    from xdetox.tiny import train_tokenizer
+    from tiny import train_tokenizer
 
     tok = train_tokenizer()
     eos = tok.eos_token_id
@@ -64,7 +64,7 @@ def test_reference_mode_formula_hand_checked(monkeypatch):
     # loss = (2.0 * 5 - 1.5 * 2) / (6 - 3) = 7/3, ppl = exp(7/3) = 10.3123...
     monkeypatch.setattr(fluency, "seq2seq_self_losses",
                         lambda model, tok, texts, batch_size: {"ab": (1.5, 3), "abcd": (2.0, 6)})
-    out = reference_perplexities(None, None, [{"prompt_id": "0", "sample": 0, "prompt": "ab", "text": "cd"}])
+    out = reference_perplexities(None, None, [{"prompt_id": "0", "sample": 0, "prompt": "ab", "text": "cd"}], 8, 1e4)
     assert out[0]["loss"] == pytest.approx(7 / 3)
     assert out[0]["ppl"] == pytest.approx(10.312258501325767)
     assert out[0]["n_tokens"] == 3 and out[0]["dropped"] is None
@@ -72,18 +72,19 @@ def test_reference_mode_formula_hand_checked(monkeypatch):
 
 def test_reference_mode_uniform_evaluator_gives_vocabulary_size(tiny_mt5):
     # with all-zero output logits every token costs log V, so every L(x) = log V and ppl = V exactly
-    model, tok = load_evaluator(str(tiny_mt5), "reference")
+    model, tok = load_evaluator(str(tiny_mt5), "reference", "float32")
     with torch.no_grad():
         model.lm_head.weight.zero_()
-    out = reference_perplexities(model, tok, [{"prompt_id": "0", "sample": 0, "prompt": "I hate", "text": " you"}])
+    out = reference_perplexities(model, tok, [{"prompt_id": "0", "sample": 0, "prompt": "I hate", "text": " you"}],
+                                 8, 1e4)
     assert out[0]["ppl"] == pytest.approx(model.config.vocab_size, rel=1e-4)
 
 
 def test_reference_mode_matches_the_reference_loop(tiny_mt5):
-    model, tok = load_evaluator(str(tiny_mt5), "reference")
+    model, tok = load_evaluator(str(tiny_mt5), "reference", "float32")
     assert tok.encode("I hate")[-1] == tok.eos_token_id  # like mT5: EOS counted in n
     recs = records()
-    out = reference_perplexities(model, tok, recs, batch_size=3)
+    out = reference_perplexities(model, tok, recs, batch_size=3, max_ppl=1e4)
     assert len(out) == len(recs)
     checked = 0
     with torch.no_grad():
@@ -103,15 +104,15 @@ def test_reference_mode_matches_the_reference_loop(tiny_mt5):
 
 def test_reference_mode_needs_a_seq2seq_evaluator(tiny_model_dir):
     with pytest.raises(Exception, match="seq2seq"):
-        load_evaluator(str(tiny_model_dir("gpt2")), "reference")
+        load_evaluator(str(tiny_model_dir("gpt2")), "reference", "float32")
 
 
 @pytest.mark.parametrize("batch_size", [2, 32])  # 2: one prompt's samples split over passes; 32: prompts left-padded together
 @pytest.mark.parametrize("family", ["gpt2", "llama", "gemma", "bloom"])
 def test_causal_mode_matches_full_sequence_log_probs(tiny_model_dir, family, batch_size):
-    model, tok = load_evaluator(str(tiny_model_dir(family)), "causal")
+    model, tok = load_evaluator(str(tiny_model_dir(family)), "causal", "float32")
     recs = records()
-    out = causal_perplexities(model, tok, recs, batch_size=batch_size)
+    out = causal_perplexities(model, tok, recs, batch_size=batch_size, max_ppl=1e4)
     checked = 0
     with torch.no_grad():
         for r, o in zip(recs, out):
@@ -130,7 +131,7 @@ def test_causal_mode_matches_full_sequence_log_probs(tiny_model_dir, family, bat
 
 
 def test_causal_scored_tokens_are_the_continuations(tiny_model_dir):
-    tok = load_evaluator(str(tiny_model_dir("gpt2")), "causal")[1]
+    tok = load_evaluator(str(tiny_model_dir("gpt2")), "causal", "float32")[1]
     context, target = split_ids(tok, "Thank you for the", " lovely dinner")
     assert context == tok("Thank you for the")["input_ids"]
     assert tok.decode(target) == " lovely dinner"
@@ -140,7 +141,7 @@ def test_max_ppl_filter_and_midpoint_summary():
     results = [{"prompt_id": str(i // 2), "sample": i % 2, "ppl": v, "dropped": None}
                for i, v in enumerate([1.0, 2.0, 3.0, 10.0])]
     results.append({"prompt_id": "9", "sample": 0, "ppl": None, "dropped": "ppl >= 10000"})
-    s = summarize(results, n_boot=200)
+    s = summarize(results, n_boot=200, ci=0.95, seed=0)
     assert s["median"] == np.percentile([1, 2, 3, 10], 50, method="midpoint") == 2.5
     assert s["q1"] == 1.5 and s["q3"] == 6.5  # midpoint percentiles, as the reference
     assert s["n_kept"] == 4 and s["dropped"] == {"ppl >= 10000": 1}

@@ -8,8 +8,7 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO, write_config
-from test_workflow import job_counts, snakemake
+from helpers import REPO, job_counts, snakemake, write_config
 
 PAPER = REPO / "configs" / "paper.yaml"
 

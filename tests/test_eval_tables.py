@@ -6,10 +6,10 @@ import csv
 
 import pytest
 
-from xdetox.evaluation import select_table1
+from xdetox.metrics.aggregate import select_table1, table2_rows
 from xdetox.report import figures
 from xdetox.report.paper_numbers import PAPER_TABLE2
-from xdetox.report.tables import paper_comparison, read_rows_csv, seeds_table, table1, table2, table2_all
+from xdetox.report.tables import paper_comparison, per_language, read_rows_csv, seeds_table, table1, table2, table2_all
 
 LANGS = ["en", "zh-hans"]
 
@@ -37,8 +37,9 @@ DIVERSITY = {
 
 def test_table2_with_all_columns(tmp_path):
     out = {k: tmp_path / f"t.{k}" for k in ("csv", "md", "tex")}
-    rows = table2("Tiny", STAGES, LANGS, out["csv"], out["md"], tmp_path / "per_language.csv", scorer="lexicon",
-                  fluency=FLUENCY, diversity=DIVERSITY, tex_out=out["tex"], notes=["PPL: a test evaluator."])
+    rows = table2_rows("Tiny", STAGES, LANGS, FLUENCY, DIVERSITY)
+    table2(rows, len(LANGS), out["csv"], out["md"], out["tex"], "lexicon", ["PPL: a test evaluator."])
+    per_language(tmp_path / "per_language.csv", STAGES, FLUENCY, DIVERSITY)
     base, dpo = rows
     assert base["emt"] == pytest.approx(0.5) and base["tox_prob"] == pytest.approx(0.4)
     assert base["ppl"] == pytest.approx(15.0)  # mean of per-language medians
@@ -59,15 +60,16 @@ def test_table2_with_all_columns(tmp_path):
 
 
 def test_table2_toxicity_only_keeps_the_original_layout(tmp_path):
-    table2("Tiny", STAGES, LANGS, tmp_path / "t.csv", tmp_path / "t.md")
+    table2(table2_rows("Tiny", STAGES, LANGS), len(LANGS), tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex",
+           "lexicon")
     assert next(csv.reader((tmp_path / "t.csv").open())) == ["model", "stage", "n_languages", "emt", "tox_prob", "avg_tox"]
     assert "| Model | DPO | EMT | ToxProb | AvgTox |\n" in (tmp_path / "t.md").read_text()
 
 
 def test_table2_for_all_models_and_paper_comparison(tmp_path):
     for name in ("a", "b"):
-        table2(name.upper(), STAGES, LANGS, tmp_path / f"{name}.csv", tmp_path / f"{name}.md", fluency=FLUENCY,
-               diversity=DIVERSITY)
+        table2(table2_rows(name.upper(), STAGES, LANGS, FLUENCY, DIVERSITY), len(LANGS), tmp_path / f"{name}.csv",
+               tmp_path / f"{name}.md", tmp_path / f"{name}.tex", "lexicon")
     rows = table2_all([read_rows_csv(tmp_path / "a.csv"), read_rows_csv(tmp_path / "b.csv")], tmp_path / "all.csv",
                       tmp_path / "all.md", tmp_path / "all.tex", "lexicon", 2)
     assert [(r["model"], r["stage"]) for r in rows] == [("A", "base"), ("A", "dpo"), ("B", "base"), ("B", "dpo")]
@@ -100,12 +102,14 @@ def test_table1_picks_the_most_toxic_base_continuation_and_the_same_dpo_sample(t
     dpo_g = gens({("0", 0): "d00", ("0", 1): "d01", ("1", 0): "d10", ("1", 1): "d11"})
     base_s = [{"prompt_id": p, "sample": s, "toxicity": t} for p, s, t in (("0", 0, .2), ("0", 1, .3), ("1", 0, .9), ("1", 1, .1))]
     dpo_s = [{"prompt_id": p, "sample": s, "toxicity": 0.01} for p, s, _ in (("0", 0, 0), ("0", 1, 0), ("1", 0, 0), ("1", 1, 0))]
-    rows = select_table1(["en"], {"en": base_g}, {"en": base_s}, {"en": dpo_g}, {"en": dpo_s}, n_prompts=2)
+    rows = select_table1(["en"], {"en": base_g}, {"en": base_s}, {"en": dpo_g}, {"en": dpo_s}, n_prompts=2,
+                         prompt_ids=None)
     assert [(r["prompt_id"], r["sample"], r["before"], r["after"]) for r in rows] == [
         ("1", 0, "b10", "d10"), ("0", 1, "b01", "d01")]
-    pinned = select_table1(["en"], {"en": base_g}, {"en": base_s}, {"en": dpo_g}, {"en": dpo_s}, prompt_ids=["0"])
+    pinned = select_table1(["en"], {"en": base_g}, {"en": base_s}, {"en": dpo_g}, {"en": dpo_s}, n_prompts=1,
+                           prompt_ids=["0"])
     assert [(r["prompt_id"], r["sample"]) for r in pinned] == [("0", 1)]
-    table1(rows, tmp_path / "t1.csv", tmp_path / "t1.md", "Tiny", "lexicon")
+    table1(rows, tmp_path / "t1.csv", tmp_path / "t1.md", "Tiny", "lexicon", "dpo")
     assert "| en | prompt 1 | b10 (0.90) | d10 (0.01) |" in (tmp_path / "t1.md").read_text()
 
 
@@ -113,9 +117,15 @@ def test_figures_render(tmp_path):
     figures.figure1_seeds("Tiny", LANGS, STAGES["base"], {0: STAGES["dpo"], 1: STAGES["base"]}, tmp_path / "f1.png", "lexicon")
     values = {"Pre DPO": {"en": [1.0, 2.0, 3.0], "zh-hans": [4.0]}, "Post DPO": {"en": [2.0, 5.0], "zh-hans": []}}
     figures.figure10("Tiny", LANGS, values, tmp_path / "f10.png", "evaluator")
-    points = [{"lr": 1e-6, "emt": 0.4, "ppl": 10.0}, {"lr": 1e-5, "emt": 0.2, "ppl": 12.0}]
-    figures.figure11("Tiny", points, {"emt": 0.5, "ppl": 9.0}, tmp_path / "f11.png", "lexicon", "evaluator")
+    points = [{"lr": 1e-6, "stage": "dpo-lr1e-06", "emt": 0.4, "tox_prob": 0.3, "avg_tox": 0.1, "ppl": 10.0},
+              {"lr": 1e-5, "stage": "dpo", "emt": 0.2, "tox_prob": 0.1, "avg_tox": 0.05, "ppl": 12.0}]
+    base = {"emt": 0.5, "tox_prob": 0.4, "avg_tox": 0.2, "ppl": 9.0}
+    figures.figure11("Tiny", points, base, tmp_path / "f11.png", tmp_path / "f11.csv", "lexicon", "evaluator")
     figures.figure12("Tiny", LANGS, {"Pre DPO": STAGES["base"], "DPO (full)": STAGES["dpo"], "DPO (LoRA)": STAGES["dpo"]},
-                     tmp_path / "f12.png", "lexicon")
+                     tmp_path / "f12.png", tmp_path / "f12.csv", "lexicon")
     for name in ("f1", "f10", "f11", "f12"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    lr = list(csv.DictReader((tmp_path / "f11.csv").open()))
+    assert [r["stage"] for r in lr] == ["base", "dpo-lr1e-06", "dpo"] and lr[0]["lr"] == "" and lr[2]["ppl"] == "12.0"
+    f12 = list(csv.DictReader((tmp_path / "f12.csv").open()))
+    assert [(r["lang"], r["run"]) for r in f12][:3] == [("en", "Pre DPO"), ("zh", "Pre DPO"), ("en", "DPO (full)")]

@@ -7,9 +7,12 @@ import pytest
 
 from xdetox import XdetoxError
 from xdetox.config import validate_config
-from xdetox.evaluation import check_evaluation_config
-from xdetox.metrics.toxicity import toxicity_metrics
+from xdetox.metrics.toxicity import toxicity_metrics as _toxicity_metrics
 from xdetox.stages import dpo_variants, figure12_runs, lr_stages, seed_stages, stage_hparams
+
+
+def toxicity_metrics(scores, n_boot, ci=0.95, seed=0):
+    return _toxicity_metrics(scores, threshold=0.5, n_boot=n_boot, ci=ci, seed=seed)
 
 
 def scores(n_prompts, k=5, seed=0):
@@ -91,12 +94,9 @@ def test_figure12_with_a_second_model():
     models = {"full": {"source": "hub", "id": "org/m"},
               "q": {"source": "hub", "id": "org/m", "dpo": {"method": "qlora"}}}
     cfg = config(models=models, evaluation={"figure12": {"model": "full", "compare_model": "q"}})
-    check_evaluation_config(cfg)
     assert figure12_runs(cfg) == [("full", "dpo"), ("q", "dpo")]
     assert list(dpo_variants(cfg, "q")) == ["dpo"]
-    bad = config(models=models, evaluation={"figure12": {"model": "full"}})
     with pytest.raises(XdetoxError, match="figure12"):
-        check_evaluation_config(bad)
-    bad = config(models=models, evaluation={"figure12": {"model": "nope", "compare_model": "q"}})
+        config(models=models, evaluation={"figure12": {"model": "full"}})
     with pytest.raises(XdetoxError, match="figure12.model"):
-        check_evaluation_config(bad)
+        config(models=models, evaluation={"figure12": {"model": "nope", "compare_model": "q"}})

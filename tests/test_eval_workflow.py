@@ -8,10 +8,8 @@ import json
 
 import pytest
 
-from conftest import tiny_workflow_config, write_config
-from test_workflow import job_counts, snakemake
+from helpers import PNG, job_counts, snakemake, tiny_workflow_config, write_config
 
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
@@ -85,5 +83,6 @@ def test_html_report(eval_run):
     workdir, _ = eval_run
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text(encoding="utf-8", errors="replace")
-    for text in ("Figure 11", "Figure 12", "Table 2", "Table 1", "DPO seeds", "Comparison with the paper"):
+    for text in ("Figure 11", "Figure 12", "Table 2", "Table 1", "DPO seeds", "Comparison with the paper",
+                 "DPO training", "Language of continuations"):
         assert text in html, text

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from xdetox.generation.base import Sampling, sample_seed
+from helpers import sampling
+from xdetox.generation.base import sample_seed
 from xdetox.generation.hf import HFBackend, load_model
 from xdetox.generation.nucleus import draw, nucleus_sets
 
@@ -42,9 +43,9 @@ def test_draw_follows_the_distribution():
 
 
 def test_exact_counts_lengths_and_record_contract(tiny_model_dir):
-    sampling = Sampling(n_samples=4, max_new_tokens=6, batch_size=2, dtype="float32")
+    settings = sampling(n_samples=4, max_new_tokens=6, batch_size=2, dtype="float32")
     model, tok = load_model(str(tiny_model_dir("gpt2")), "float32")
-    records = HFBackend(model, tok, progress=False).generate(None, PROMPTS, sampling)
+    records = HFBackend(model, tok, progress=False).generate(None, PROMPTS, settings)
     assert len(records) == 12
     assert [(r["prompt_id"], r["sample"]) for r in records] == [(p["id"], s) for p in PROMPTS for s in range(4)]
     for r in records:
@@ -55,13 +56,13 @@ def test_exact_counts_lengths_and_record_contract(tiny_model_dir):
 
 def test_deterministic_and_independent_of_batching(tiny_model_dir):
     path = str(tiny_model_dir("llama"))
-    a = HFBackend(progress=False).generate(path, PROMPTS, Sampling(n_samples=3, max_new_tokens=5, batch_size=1, dtype="float32"))
-    b = HFBackend(progress=False).generate(path, PROMPTS[::-1], Sampling(n_samples=3, max_new_tokens=5, batch_size=3, dtype="float32"))
-    c = HFBackend(progress=False).generate(path, PROMPTS, Sampling(n_samples=3, max_new_tokens=5, batch_size=1, dtype="float32"))
+    a = HFBackend(progress=False).generate(path, PROMPTS, sampling(n_samples=3, max_new_tokens=5, batch_size=1, dtype="float32"))
+    b = HFBackend(progress=False).generate(path, PROMPTS[::-1], sampling(n_samples=3, max_new_tokens=5, batch_size=3, dtype="float32"))
+    c = HFBackend(progress=False).generate(path, PROMPTS, sampling(n_samples=3, max_new_tokens=5, batch_size=1, dtype="float32"))
     key = lambda rs: {(r["prompt_id"], r["sample"]): r["text"] for r in rs}
     assert a == c
     assert key(a) == key(b)
-    d = HFBackend(progress=False).generate(path, PROMPTS, Sampling(n_samples=3, max_new_tokens=5, seed=1, dtype="float32"))
+    d = HFBackend(progress=False).generate(path, PROMPTS, sampling(n_samples=3, max_new_tokens=5, seed=1, dtype="float32"))
     assert key(d) != key(a)
 
 
@@ -86,7 +87,7 @@ def test_eos_ends_a_continuation(tiny_model_dir):
     model, tok = load_model(str(tiny_model_dir("gpt2")), "float32")
     wrapped = EosAfter(model, tok.eos_token_id, step=2)
     records = HFBackend(wrapped, tok, progress=False).generate(
-        None, PROMPTS[:1], Sampling(n_samples=4, max_new_tokens=6, batch_size=1, dtype="float32"))
+        None, PROMPTS[:1], sampling(n_samples=4, max_new_tokens=6, batch_size=1, dtype="float32"))
     assert [r["n_tokens"] for r in records][0::2] == [2, 2]
     assert all(r["n_tokens"] == 6 for r in records[1::2])
     assert all(tok.eos_token not in r["text"] for r in records)
@@ -95,5 +96,5 @@ def test_eos_ends_a_continuation(tiny_model_dir):
 @pytest.mark.parametrize("family", ["bloom", "gemma"])
 def test_other_families(tiny_model_dir, family):
     records = HFBackend(progress=False).generate(
-        str(tiny_model_dir(family)), PROMPTS, Sampling(n_samples=2, max_new_tokens=3, dtype="float32"))
+        str(tiny_model_dir(family)), PROMPTS, sampling(n_samples=2, max_new_tokens=3, dtype="float32"))
     assert len(records) == 6 and all(r["n_tokens"] <= 3 for r in records)

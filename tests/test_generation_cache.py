@@ -1,4 +1,5 @@
-"""The content-addressed generation cache and the per-stage / per-language runner behind one-load-per-run."""
+"""Generation through the content cache: the per-stage step samples every missing language with one model load, the
+per-language step copies its entry (or samples it with the stage's other missing languages)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import os
 
 import pytest
 
+from helpers import generation, sampling
+from xdetox.cache import ContentCache, model_fingerprint
 from xdetox.generation import base
-from xdetox.generation.cache import GenerationCache, generation_key, model_fingerprint
-from xdetox.generation.runner import ensure_languages, materialize_language
+from xdetox.generation.runner import generation_ingredients, sample_languages
 from xdetox.io import read_jsonl, write_jsonl
+from xdetox.steps.generate import generate, generate_stage
 
-GENERATION = {"backend": "hf", "n_samples": 3, "max_new_tokens": 4, "batch_size": 2, "dtype": "float32", "seed": 0}
+GENERATION = generation(n_samples=3, max_new_tokens=4, batch_size=2, dtype="float32")
 PROMPTS = {
     "en": [{"id": "0", "lang": "en", "text": "I hate you"}, {"id": "1", "lang": "en", "text": "Thank you for"}],
     "de": [{"id": "0", "lang": "de", "text": "Ich hasse dich"}],
@@ -28,64 +31,77 @@ def setup(tmp_path, tiny_model_dir):
     return str(tiny_model_dir("gpt2")), files, str(tmp_path / "cache")
 
 
-def test_stage_samples_missing_languages_with_one_load_then_nothing(setup):
+def stage(model, files, cache, out):
+    return generate_stage(model, files, str(out), GENERATION, cache, "tiny/base", threads=1)
+
+
+def test_stage_samples_missing_languages_with_one_load_then_nothing(setup, tmp_path):
     model, files, cache = setup
     loads = base.MODEL_LOADS
-    first = ensure_languages(model, files, GENERATION, cache, "tiny/base")
+    first = stage(model, files, cache, tmp_path / "m1.json")
     assert first["model_loads"] == 1 and base.MODEL_LOADS == loads + 1
     assert all(v["sampled"] for v in first["languages"].values())
-    again = ensure_languages(model, files, GENERATION, cache, "tiny/base")
+    again = stage(model, files, cache, tmp_path / "m2.json")
     assert again["model_loads"] == 0 and not any(v["sampled"] for v in again["languages"].values())
     assert {k: v["key"] for k, v in again["languages"].items()} == {k: v["key"] for k, v in first["languages"].items()}
 
 
-def test_only_a_changed_language_is_sampled_again(setup):
+def test_only_a_changed_language_is_sampled_again(setup, tmp_path):
     model, files, cache = setup
-    ensure_languages(model, files, GENERATION, cache, "tiny/base")
+    stage(model, files, cache, tmp_path / "m1.json")
     write_jsonl(files["de"], PROMPTS["de"] + [{"id": "1", "lang": "de", "text": "Danke"}])
-    manifest = ensure_languages(model, files, GENERATION, cache, "tiny/base")
+    manifest = stage(model, files, cache, tmp_path / "m2.json")
     assert {k: v["sampled"] for k, v in manifest["languages"].items()} == {"en": False, "de": True, "zh-hans": False}
     assert manifest["model_loads"] == 1
 
 
 def test_per_language_file_is_the_same_bytes_whether_sampled_with_others_or_alone(setup, tmp_path):
     model, files, cache = setup
-    ensure_languages(model, files, GENERATION, cache, "tiny/base")  # en, de, zh-hans with one model
+    stage(model, files, cache, tmp_path / "m.json")  # en, de, zh-hans with one model
     loads = base.MODEL_LOADS
     from_cache = tmp_path / "out" / "zh-hans.jsonl"
-    materialize_language(model, files["zh-hans"], "zh-hans", str(from_cache), GENERATION, cache, "tiny/base")
+    generate(model, files["zh-hans"], "zh-hans", str(from_cache), GENERATION, cache, "tiny/base", files)
     assert base.MODEL_LOADS == loads  # a cache hit loads nothing
     alone = tmp_path / "alone" / "zh-hans.jsonl"
-    materialize_language(model, files["zh-hans"], "zh-hans", str(alone), GENERATION, None)
+    generate(model, files["zh-hans"], "zh-hans", str(alone), GENERATION, str(tmp_path / "fresh"), "tiny/base", {})
     assert base.MODEL_LOADS == loads + 1
     assert from_cache.read_bytes() == alone.read_bytes()
     records = read_jsonl(alone)
     assert len(records) == 2 * 3 and all(r["lang"] == "zh-hans" for r in records)
 
 
-def test_missing_entry_is_sampled_by_the_language_job_and_cached(setup, tmp_path):
+def test_missing_entry_is_sampled_by_the_language_job_with_its_missing_siblings(setup, tmp_path):
     model, files, cache = setup
     out = tmp_path / "out" / "de.jsonl"
-    materialize_language(model, files["de"], "de", str(out), GENERATION, cache, "tiny/base")
-    key, _ = generation_key(model, files["de"], "de", GENERATION)
-    entry = GenerationCache(cache, "tiny/base").get("de", key)
-    assert entry is not None and entry.read_bytes() == out.read_bytes()
-    manifest = ensure_languages(model, {"de": files["de"]}, GENERATION, cache, "tiny/base")
-    assert manifest["model_loads"] == 0
+    loads = base.MODEL_LOADS
+    generate(model, files["de"], "de", str(out), GENERATION, cache, "tiny/base", files)
+    assert base.MODEL_LOADS == loads + 1
+    manifest = stage(model, files, cache, tmp_path / "m.json")
+    assert manifest["model_loads"] == 0  # the language job sampled every missing language of the stage
+    store = ContentCache(cache, "tiny/base")
+    key = manifest["languages"]["de"]["key"]
+    assert store.lookup("de", key).read_bytes() == out.read_bytes()
+    assert store.meta("de", key)["computed_with"] == ["de", "en", "zh-hans"]
 
 
-def test_key_ingredients(setup, tmp_path):
+def key(model, files, lang, prompts_lang=None, **settings):
+    from xdetox.cache import content_key, file_sha256
+
+    return content_key(generation_ingredients(model_fingerprint(model), file_sha256(files[prompts_lang or lang]),
+                                              lang, {**GENERATION, **settings}))
+
+
+def test_key_ingredients(setup):
     model, files, _ = setup
-    key = generation_key(model, files["en"], "en", GENERATION)[0]
-    assert generation_key(model, files["en"], "en", {**GENERATION, "cache_dir": "elsewhere"})[0] == key
-    assert generation_key(model, files["en"], "en", {**GENERATION, "batch_size": 7})[0] != key  # bf16: batch matters
-    assert generation_key(model, files["en"], "en", {**GENERATION, "vllm": {"dtype": "half"}})[0] == key  # hf
-    assert generation_key(model, files["en"], "en", {**GENERATION, "seed": 1})[0] != key
-    assert generation_key(model, files["en"], "de", GENERATION)[0] != key
-    assert generation_key(model, files["de"], "en", GENERATION)[0] != key
-    vllm = {**GENERATION, "backend": "vllm", "vllm": {"dtype": "auto"}}
-    assert generation_key(model, files["en"], "en", vllm)[0] != generation_key(
-        model, files["en"], "en", {**vllm, "vllm": {"dtype": "half"}})[0]
+    k = key(model, files, "en")
+    assert key(model, files, "en", batch_size=7) != k  # bf16: a sequence's logits depend on its batch
+    assert key(model, files, "en", vllm={**GENERATION["vllm"], "dtype": "half"}) == k  # hf backend
+    assert key(model, files, "en", seed=1) != k
+    assert key(model, files, "de", prompts_lang="en") != k
+    assert key(model, files, "en", prompts_lang="de") != k
+    vllm = {"backend": "vllm", "vllm": {**GENERATION["vllm"], "dtype": "auto"}}
+    assert key(model, files, "en", **vllm) != key(model, files, "en", **{**vllm, "vllm": {**vllm["vllm"],
+                                                                                         "dtype": "half"}})
 
 
 def test_model_fingerprint_follows_the_checkpoint_files(tmp_path):
@@ -97,17 +113,6 @@ def test_model_fingerprint_follows_the_checkpoint_files(tmp_path):
     assert model_fingerprint(model) == fp
     os.utime(model / "model.safetensors", ns=(1, 1))  # a retrained checkpoint: new modification time
     assert model_fingerprint(model) != fp
-
-
-def test_truncated_entry_is_not_a_hit(setup):
-    model, files, cache = setup
-    manifest = ensure_languages(model, {"en": files["en"]}, GENERATION, cache, "tiny/base")
-    store = GenerationCache(cache, "tiny/base")
-    key = manifest["languages"]["en"]["key"]
-    entry = store.get("en", key)
-    entry.write_text(entry.read_text()[:-20])
-    assert store.get("en", key) is None
-    assert ensure_languages(model, {"en": files["en"]}, GENERATION, cache, "tiny/base")["model_loads"] == 1
 
 
 class RecordingBackend:
@@ -123,12 +128,10 @@ class RecordingBackend:
 
 
 def test_hf_batches_never_mix_languages_vllm_gets_one_call():
-    from xdetox.generation.runner import sample_languages
-
     hf = RecordingBackend()
-    out = sample_languages("m", PROMPTS, GENERATION, backend=hf)
+    out = sample_languages("m", PROMPTS, sampling(n_samples=3), hf)
     assert hf.calls == [["en", "en"], ["de"], ["zh-hans", "zh-hans"]]
     assert {lang: len(r) for lang, r in out.items()} == {"en": 6, "de": 3, "zh-hans": 6}
     vllm = RecordingBackend(mixes_languages=True)
-    sample_languages("m", PROMPTS, GENERATION, backend=vllm)
+    sample_languages("m", PROMPTS, sampling(n_samples=3), vllm)
     assert vllm.calls == [["en", "en", "de", "zh-hans", "zh-hans"]]

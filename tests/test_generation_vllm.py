@@ -12,7 +12,8 @@ import pytest
 
 from xdetox import XdetoxError
 from xdetox.generation import base
-from xdetox.generation.base import Sampling, sample_seed
+from helpers import generation, sampling
+from xdetox.generation.base import sample_seed
 from xdetox.generation.registry import make_backend
 
 PROMPTS = [
@@ -84,9 +85,9 @@ def test_engine_and_sampling_calls(vllm_module, tmp_path):
     vllm = vllm_module(with_swap_space=True)
     (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [EOS, 8]}))
     options = {"tensor_parallel_size": 2, "gpu_memory_utilization": 0.5, "dtype": "bfloat16", "swap_space": 32}
-    backend = make_backend({"backend": "vllm", "vllm": options}, progress=False)
-    sampling = Sampling(n_samples=3, temperature=0.9, top_p=0.8, max_new_tokens=20, seed=5)
-    records = backend.generate(str(tmp_path), PROMPTS, sampling)
+    backend = make_backend(generation(backend="vllm", vllm=options), progress=False)
+    settings = sampling(n_samples=3, temperature=0.9, top_p=0.8, max_new_tokens=20, seed=5)
+    records = backend.generate(str(tmp_path), PROMPTS, settings)
 
     assert len(vllm.calls["llm"]) == 1
     llm_kwargs = dict(vllm.calls["llm"][0])
@@ -110,19 +111,19 @@ def test_engine_and_sampling_calls(vllm_module, tmp_path):
 
 def test_model_loaded_once_across_calls(vllm_module, tmp_path):
     vllm = vllm_module()
-    backend = make_backend({"backend": "vllm"}, progress=False)
+    backend = make_backend(generation(backend="vllm"), progress=False)
     loads = base.MODEL_LOADS
     for prompts in (PROMPTS[:1], PROMPTS[1:]):
-        backend.generate(str(tmp_path), prompts, Sampling(n_samples=2))
+        backend.generate(str(tmp_path), prompts, sampling(n_samples=2))
     assert len(vllm.calls["llm"]) == 1 and base.MODEL_LOADS == loads + 1
-    assert backend.generate(str(tmp_path), [], Sampling()) == []
+    assert backend.generate(str(tmp_path), [], sampling()) == []
 
 
 def test_newer_vllm_without_swap_space_with_attention_backend(vllm_module, tmp_path):
     vllm = vllm_module(with_swap_space=False, with_attention_backend=True)
-    backend = make_backend({"backend": "vllm", "vllm": {"attention_backend": "TRITON_ATTN", "max_model_len": 512}},
+    backend = make_backend(generation(backend="vllm", vllm={"attention_backend": "TRITON_ATTN", "max_model_len": 512}),
                            progress=False)
-    backend.generate(str(tmp_path), PROMPTS[:1], Sampling(n_samples=1))
+    backend.generate(str(tmp_path), PROMPTS[:1], sampling(n_samples=1))
     kwargs = vllm.calls["llm"][0]
     assert "swap_space" not in kwargs
     assert kwargs["attention_backend"] == "TRITON_ATTN" and kwargs["env_attention_backend"] == "TRITON_ATTN"
@@ -131,8 +132,8 @@ def test_newer_vllm_without_swap_space_with_attention_backend(vllm_module, tmp_p
 
 def test_older_vllm_gets_the_attention_backend_from_the_environment(vllm_module, tmp_path):
     vllm = vllm_module(with_swap_space=True, with_attention_backend=False)
-    backend = make_backend({"backend": "vllm", "vllm": {"attention_backend": "XFORMERS"}}, progress=False)
-    backend.generate(str(tmp_path), PROMPTS[:1], Sampling(n_samples=1))
+    backend = make_backend(generation(backend="vllm", vllm={"attention_backend": "XFORMERS"}), progress=False)
+    backend.generate(str(tmp_path), PROMPTS[:1], sampling(n_samples=1))
     kwargs = vllm.calls["llm"][0]
     assert kwargs["env_attention_backend"] == "XFORMERS" and "attention_backend" not in kwargs
     assert kwargs["swap_space"] == 4
@@ -140,22 +141,23 @@ def test_older_vllm_gets_the_attention_backend_from_the_environment(vllm_module,
 
 def test_missing_vllm_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
-    backend = make_backend({"backend": "vllm"}, progress=False)
+    backend = make_backend(generation(backend="vllm"), progress=False)
     with pytest.raises(XdetoxError, match=r"generation.backend: 'vllm' needs the vllm package.*--sdm conda"):
-        backend.generate(str(tmp_path), PROMPTS, Sampling(n_samples=1))
+        backend.generate(str(tmp_path), PROMPTS, sampling(n_samples=1))
 
 
-def test_stage_runner_loads_vllm_once_for_all_languages(vllm_module, tmp_path):
-    from xdetox.generation.runner import ensure_languages
+def test_stage_step_loads_vllm_once_for_all_languages(vllm_module, tmp_path):
     from xdetox.io import write_jsonl
+    from xdetox.steps.generate import generate_stage
 
     vllm = vllm_module()
     files = {}
     for p in PROMPTS:
-        files[p["lang"]] = str(write_jsonl(tmp_path / f"{p['lang']}.jsonl", [p]) and tmp_path / f"{p['lang']}.jsonl")
+        files[p["lang"]] = str(tmp_path / f"{p['lang']}.jsonl")
+        write_jsonl(files[p["lang"]], [p])
     model = tmp_path / "model"
     model.mkdir()
-    generation = {"backend": "vllm", "n_samples": 2, "vllm": {}}
-    manifest = ensure_languages(str(model), files, generation, str(tmp_path / "cache"), "m/base")
+    manifest = generate_stage(str(model), files, str(tmp_path / "manifest.json"),
+                              generation(backend="vllm", n_samples=2), str(tmp_path / "cache"), "m/base")
     assert manifest["model_loads"] == 1 and len(vllm.calls["llm"]) == 1 and len(vllm.calls["generate"]) == 1
     assert {lang: v["sampled"] for lang, v in manifest["languages"].items()} == {"en": True, "de": True}

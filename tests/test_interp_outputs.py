@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import csv
-import json
 
 import pytest
-import torch
 
-from xdetox.interp.activations import figure3_step
+from helpers import PNG
 from xdetox.interp.adapters import make_adapter
 from xdetox.interp.greedy import greedy_generate
-from xdetox.interp.intervention import figure2_step, figure2_sweep, table5, table5_step
-from xdetox.interp.projections import projections_step, top_tokens
-from xdetox.interp.value_vectors import write_value_vectors
+from xdetox.interp.intervention import distinct_1, figure2_sweep, table5
+from xdetox.interp.projections import top_tokens
 from xdetox.io import write_jsonl
 from xdetox.scoring.base import Score
+from xdetox.steps.interpret import (interp_figure2, interp_figure3, interp_projections, interp_table5,
+                                    write_value_vectors)
 
 from test_interp_value_vectors import force_activation_sign, fresh, set_value_vector
 
-PNG = b"\x89PNG\r\n\x1a\n"
+def model_params(family):
+    """The interpretability rules' `model` parameter."""
+    return {"dtype": "float32", "family": family, "label": "Tiny"}
+
+
 INTERPRET = {
     "top_k": 4, "n_tokens": 4, "batch_size": 4, "figures_max_prompts": 2, "projection_tokens": 5, "table4_vectors": 1,
     "table5": {"prompts": {"en": "I want to", "zh-hans": "我想", "fr": "Je veux"}, "offset": 5, "group_size": 2,
@@ -60,8 +63,8 @@ def test_a_value_vector_equal_to_a_token_unembedding_promotes_that_token(tiny_mo
 @pytest.mark.parametrize("family", ["gpt2", "gemma"])
 def test_projections_step_writes_tables_with_the_nonlinearity_note_for_gemma(tiny_model_dir, tmp_path, family):
     write_value_vectors(tmp_path / "vv.csv", vv_rows(True))
-    proj = projections_step(str(tiny_model_dir(family)), str(tmp_path / "vv.csv"), str(tmp_path / "p.csv"),
-                            str(tmp_path / "t4.md"), str(tmp_path / "t89.md"), INTERPRET, label="Tiny")
+    proj = interp_projections(str(tiny_model_dir(family)), str(tmp_path / "vv.csv"), str(tmp_path / "p.csv"),
+                              str(tmp_path / "t4.md"), str(tmp_path / "t89.md"), INTERPRET, model_params(family))
     assert len(proj) == 2 * 5
     assert [(p["layer"], p["neuron"]) for p in proj[::5]] == [(1, 3), (0, 2)]  # selected ones, by cosine rank
     t4, t89 = (tmp_path / "t4.md").read_text(), (tmp_path / "t89.md").read_text()
@@ -73,8 +76,8 @@ def test_projections_step_writes_tables_with_the_nonlinearity_note_for_gemma(tin
 
 def test_projections_with_no_selected_vector_say_so(tiny_model_dir, tmp_path):
     write_value_vectors(tmp_path / "vv.csv", vv_rows(False))
-    projections_step(str(tiny_model_dir("gpt2")), str(tmp_path / "vv.csv"), str(tmp_path / "p.csv"),
-                     str(tmp_path / "t4.md"), str(tmp_path / "t89.md"), INTERPRET)
+    interp_projections(str(tiny_model_dir("gpt2")), str(tmp_path / "vv.csv"), str(tmp_path / "p.csv"),
+                       str(tmp_path / "t4.md"), str(tmp_path / "t89.md"), INTERPRET, model_params("gpt2"))
     assert "no value vector had a positive mean activation" in (tmp_path / "t89.md").read_text()
 
 
@@ -84,15 +87,15 @@ def test_table5_offset_zero_is_plain_greedy_and_a_large_offset_changes_output(ti
     prompts = {"en": "I want to", "fr": "Je veux"}
     neurons = [(0, n) for n in range(16)]
     rows = table5(model, tok, adapter, prompts, neurons, offsets=(0, 50), max_new_tokens=6)
-    plain = greedy_generate(model, tok, list(prompts.values()), 6).texts
+    plain = greedy_generate(model, tok, list(prompts.values()), 6, batch_size=2).texts
     assert [r["continuation"] for r in rows if r["offset"] == 0] == plain
     assert [r["continuation"] for r in rows if r["offset"] == 50] != plain
 
 
 def test_table5_step_markdown(tiny_model_dir, tmp_path):
     write_value_vectors(tmp_path / "vv.csv", vv_rows(True))
-    rows = table5_step(str(tiny_model_dir("gemma")), str(tmp_path / "vv.csv"), str(tmp_path / "t5.csv"),
-                       str(tmp_path / "t5.md"), INTERPRET, label="Tiny")
+    rows = interp_table5(str(tiny_model_dir("gemma")), str(tmp_path / "vv.csv"), str(tmp_path / "t5.csv"),
+                         str(tmp_path / "t5.md"), INTERPRET, model_params("gemma"))
     assert len(rows) == 3 * 2
     md = (tmp_path / "t5.md").read_text()
     assert "(1,3), (0,2)" in md and "Generation (γ = 0)" in md and "Generation (γ = 5)" in md
@@ -127,8 +130,6 @@ def test_figure2_sweep_rows_and_average(tiny_model_dir):
 
 
 def test_distinct_1_stops_at_end_of_sequence():
-    from xdetox.interp.intervention import distinct_1
-
     assert distinct_1([5, 5, 5, 5], {0}) == 0.25
     assert distinct_1([5, 6, 0, 5, 5], {0}) == 1.0
     assert distinct_1([0, 5], {0}) == 0.0
@@ -138,9 +139,9 @@ def test_figure2_step_with_the_lexicon_scorer(tiny_model_dir, tmp_path):
     write_value_vectors(tmp_path / "vv.csv", vv_rows(True))
     paths = prompt_files(tmp_path)
     out = tmp_path / "fig2"
-    rows = figure2_step(str(tiny_model_dir("bloom")), str(tmp_path / "vv.csv"), paths, str(out / "f.csv"),
-                        str(out / "f.png"), str(out / "g.jsonl"), INTERPRET, "lexicon",
-                        {"scorers": ["lexicon"], "cache": str(tmp_path / "cache.sqlite")}, label="Tiny")
+    rows = interp_figure2(str(tiny_model_dir("bloom")), str(tmp_path / "vv.csv"), paths, str(out / "f.csv"),
+                          str(out / "f.png"), str(out / "g.jsonl"), INTERPRET, "lexicon", {"word_lists": None},
+                          str(tmp_path / "cache.sqlite"), model_params("bloom"))
     assert len(rows) == 3 * (2 + 1)
     assert (out / "f.png").read_bytes()[:8] == PNG
     assert len((out / "g.jsonl").read_text().splitlines()) == 3 * 4
@@ -159,9 +160,9 @@ def test_figure3_shows_lower_activation_after_a_planted_suppression(tiny_model_d
     rows = [{"layer": 1, "neuron": 3, "cosine": 0.9, "rank": 1, "mean_activation": 0.5, "selected": True}]
     write_value_vectors(tmp_path / "vv.csv", rows)
     out = tmp_path / "fig3"
-    result = figure3_step(str(tmp_path / "base"), str(tmp_path / "dpo"), str(tmp_path / "vv.csv"),
-                          prompt_files(tmp_path), str(out / "f.csv"), str(out / "n.csv"), str(out / "f.png"),
-                          INTERPRET, label="Tiny")
+    result = interp_figure3(str(tmp_path / "base"), str(tmp_path / "dpo"), str(tmp_path / "vv.csv"),
+                            prompt_files(tmp_path), str(out / "f.csv"), str(out / "n.csv"), str(out / "f.png"),
+                            INTERPRET, model_params("gpt2"))
     assert [r["lang"] for r in result] == ["en", "de"]
     for r in result:
         assert r["pre_dpo"] > 0 >= r["post_dpo"] and r["diff"] == pytest.approx(r["pre_dpo"] - r["post_dpo"])

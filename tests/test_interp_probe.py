@@ -8,16 +8,21 @@ import pytest
 import torch
 
 from xdetox import XdetoxError
-from xdetox.interp.probe import (load_labelled_csv, load_probe, pooled_features, probe_step, roc_auc, train_probe)
+from helpers import config
+from xdetox.data.probe import load_labelled_csv
+from xdetox.interp.probe import pooled_features, train_probe
+from xdetox.stats import roc_auc
+from xdetox.steps.interpret import interp_probe, load_probe
 
 
 def test_roc_auc_known_values():
-    assert roc_auc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0
-    assert roc_auc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == 0.0
-    assert roc_auc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1]) == 0.5
+    # labels first, as sklearn's roc_auc_score(y_true, y_score)
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
+    assert roc_auc([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == 0.0
+    assert roc_auc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == 0.5
     # one of four positive/negative pairs misordered
-    assert roc_auc([0.1, 0.6, 0.5, 0.9], [0, 0, 1, 1]) == 0.75
-    assert roc_auc([0.1, 0.2], [1, 1]) != roc_auc([0.1, 0.2], [1, 1])  # NaN with a single class
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.6, 0.5, 0.9]) == 0.75
+    assert roc_auc([1, 1], [0.1, 0.2]) != roc_auc([1, 1], [0.1, 0.2])  # NaN with a single class
 
 
 @pytest.mark.parametrize("init", ["default", "zeros"])
@@ -42,7 +47,7 @@ def test_probe_learns_a_planted_separable_signal(init):
 def test_load_labelled_csv_skips_a_header_samples_and_reports_bad_labels(tmp_path):
     good = tmp_path / "good.csv"
     good.write_text('comment_text,label\n"hello, you",0\nyou idiot,1\n"a ""quoted"" text",0\nbad person,1\n')
-    rows = load_labelled_csv(good)
+    rows = load_labelled_csv(good, None, 0)
     assert rows == [("hello, you", 0), ("you idiot", 1), ('a "quoted" text', 0), ("bad person", 1)]
     sample = load_labelled_csv(good, max_rows=2, seed=3)
     assert len(sample) == 2 and set(sample) <= set(rows)
@@ -50,9 +55,9 @@ def test_load_labelled_csv_skips_a_header_samples_and_reports_bad_labels(tmp_pat
     bad = tmp_path / "bad.csv"
     bad.write_text("a,0\nb,yes\n")
     with pytest.raises(XdetoxError, match=r"bad.csv:2: label 'yes'"):
-        load_labelled_csv(bad)
+        load_labelled_csv(bad, None, 0)
     with pytest.raises(XdetoxError, match="not found"):
-        load_labelled_csv(tmp_path / "missing.csv")
+        load_labelled_csv(tmp_path / "missing.csv", None, 0)
 
 
 @pytest.mark.parametrize("family", ["gpt2", "gemma"])
@@ -70,7 +75,7 @@ def test_pooled_features_ignore_padding_and_use_the_final_normed_state(tiny_mode
     with torch.no_grad():
         last = model.base_model(input_ids=ids).last_hidden_state  # after the final norm
     torch.testing.assert_close(alone[0], last[0].mean(0), atol=1e-5, rtol=1e-4)
-    truncated = pooled_features(model, tok, texts[1:], max_tokens=3)
+    truncated = pooled_features(model, tok, texts[1:], max_tokens=3, batch_size=1)
     assert not torch.allclose(truncated[0], together[1])
 
 
@@ -79,11 +84,12 @@ def test_probe_step_writes_weight_metrics_and_history(tiny_model_dir, tmp_path):
     toxic = ["I hate you, you idiot", "you are an idiot", "I will hurt you", "Te odio, idiota"]
     kind = ["Thank you for dinner", "The weather is sunny", "a wonderful evening", "Merci pour le dîner"]
     data.write_text("".join(f"{t},1\n" for t in toxic * 3) + "".join(f"{t},0\n" for t in kind * 3))
-    cfg = {"path": str(data), "source": "jigsaw", "max_rows": 20, "max_tokens": 16, "learning_rate": 1e-3,
-           "batch_size": 10, "epochs": 3, "val_fraction": 0.2, "seed": 0, "init": "default", "feature_batch_size": 8}
+    cfg = config(interpret={"probe": {"path": str(data), "max_rows": 20, "max_tokens": 16, "learning_rate": 1e-3,
+                                      "epochs": 3, "val_fraction": 0.2, "seed": 0, "init": "default",
+                                      "feature_batch_size": 8}})["interpret"]["probe"]
     out = tmp_path / "out"
-    metrics = probe_step(str(tiny_model_dir("llama")), str(data), str(out / "probe.pt"), str(out / "metrics.json"),
-                         str(out / "history.csv"), cfg)
+    metrics = interp_probe(str(tiny_model_dir("llama")), str(data), str(out / "probe.pt"), str(out / "metrics.json"),
+                           str(out / "history.csv"), cfg, {"dtype": "float32", "family": "llama", "label": "Tiny"})
     assert load_probe(out / "probe.pt").shape == (32,)
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == metrics and saved["n_rows"] == 20 and saved["n_train"] + saved["n_val"] == 20

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from xdetox.interp.adapters import make_adapter
-from xdetox.interp.value_vectors import (rank_value_vectors, read_value_vectors, select_sources, selected_neurons,
-                                         value_vectors_step)
+from xdetox.interp.value_vectors import rank_value_vectors, select_sources, selected_neurons
 from xdetox.io import write_jsonl
+from xdetox.steps.interpret import interp_value_vectors, read_value_vectors
 
 FAMILIES = ["gpt2", "bloom", "llama", "gemma"]
 PROMPTS = ["I hate you so much", "Thank you for the lovely dinner", "The weather today is", "you are an idiot and"]
@@ -82,8 +82,8 @@ def test_value_vectors_step_end_to_end(tiny_model_dir, tmp_path):
     write_jsonl(tmp_path / "en.jsonl", [{"id": i, "lang": "en", "text": t} for i, t in enumerate(PROMPTS)])
     interpret = {"top_k": 8, "n_tokens": 4, "batch_size": 3, "max_prompts": 3}
     out = tmp_path / "value_vectors.csv"
-    rows = value_vectors_step(str(tiny_model_dir("gpt2")), str(tmp_path / "probe.pt"), str(tmp_path / "en.jsonl"),
-                              str(out), interpret)
+    rows = interp_value_vectors(str(tiny_model_dir("gpt2")), str(tmp_path / "probe.pt"), str(tmp_path / "en.jsonl"),
+                                str(out), interpret, {"dtype": "float32", "family": "gpt2", "label": "Tiny"})
     back = read_value_vectors(out)
     assert len(back) == 8 and (back[0]["layer"], back[0]["neuron"]) == (1, 11)
     assert [r["selected"] for r in back] == [r["mean_activation"] > 0 for r in back]

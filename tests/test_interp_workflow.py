@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from conftest import tiny_workflow_config, write_config
-from test_workflow import job_counts, snakemake
+from helpers import job_counts, snakemake, tiny_workflow_config, write_config
 
 pytestmark = pytest.mark.slow
 

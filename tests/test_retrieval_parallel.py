@@ -7,7 +7,7 @@ import json
 import pytest
 
 from xdetox import XdetoxError
-from xdetox.retrieval.parallel import load_files, relpath
+from xdetox.data.parallel import load_files, relpath
 
 
 def _jsonl(path, texts):

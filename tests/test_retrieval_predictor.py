@@ -10,7 +10,11 @@ import pytest
 from scipy import stats
 
 from xdetox import XdetoxError
-from xdetox.retrieval.predictor import correlate, emt_change, figure4, predictor, write_outputs
+from helpers import PNG
+from xdetox.io import write_json
+from xdetox.report.retrieval import figure4
+from xdetox.retrieval.predictor import correlate, emt_change, predictor
+from xdetox.steps.retrieval import retrieval_figure4
 
 LANGS = ["de", "es", "fr", "hi", "ko", "zh-hans"]
 ACC = [0.95, 0.97, 0.96, 0.80, 0.78, 0.85]
@@ -82,17 +86,23 @@ def test_a_language_missing_from_the_toxicity_results_is_an_error():
 def test_zero_emt_before_is_excluded_with_a_note(tmp_path):
     before = list(BEFORE)
     before[LANGS.index("hi")] = 0.0
-    result = predictor(_summary(), _metrics(before), _metrics(AFTER))
+    write_json(tmp_path / "measures.json", {"pivot": "en", "languages": _summary()})
+    files = {}
+    for stage, values in (("base", before), ("dpo", AFTER)):
+        files[stage] = {}
+        for lang, m in _metrics(values).items():
+            files[stage][lang] = str(tmp_path / stage / f"{lang}.json")
+            write_json(files[stage][lang], m)
+    result = retrieval_figure4(str(tmp_path / "measures.json"), files["base"], files["dpo"], str(tmp_path / "p.csv"),
+                               str(tmp_path / "p.json"), str(tmp_path / "f.png"), "accuracy", "tiny", {"model": "m"})
     assert "hi" not in result["languages"] and result["correlation"]["n"] == 5
     assert "EMT before DPO is 0" in result["excluded"]["hi"]
-    write_outputs(result, tmp_path / "p.csv", tmp_path / "p.json", {"model": "m"})
     rows = list(csv.DictReader((tmp_path / "p.csv").open()))
     hi = next(r for r in rows if r["lang"] == "hi")
     assert hi["used"] == "False" and hi["emt_change"] == "" and "undefined" in hi["note"]
     data = json.loads((tmp_path / "p.json").read_text())  # strict JSON: no NaN
     assert data["model"] == "m" and data["excluded"]["hi"]
-    figure4(result, tmp_path / "f.png", "tiny")
-    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "f.png").read_bytes()[:8] == PNG
 
 
 def test_figure4_with_too_few_languages_still_draws(tmp_path):

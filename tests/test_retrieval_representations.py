@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from xdetox import XdetoxError
-from xdetox.retrieval.representations import (encode, load_encoder, load_representations, mean_pool,
-                                              save_representations)
-from xdetox.retrieval.steps import measures_step, predictor_step, representations_step, sentences_step
+from xdetox.retrieval.representations import encode, load_encoder, mean_pool
+from xdetox.steps.retrieval import (load_representations, retrieval_figure4, retrieval_measures,
+                                    retrieval_representations, retrieval_sentences, save_representations)
 
 TEXTS = [
     "I hate you so much.",
@@ -31,14 +31,15 @@ def test_mean_pool_ignores_masked_positions():
 
 @pytest.mark.parametrize("family", ["gpt2", "bloom", "gemma"])
 def test_shapes_and_padding_invariance(tiny_model_dir, family):
-    tokenizer, model = load_encoder(tiny_model_dir(family))
+    tokenizer, model = load_encoder(tiny_model_dir(family), "float32")
     n_layers, d = model.config.num_hidden_layers, model.config.hidden_size
-    batched, n_tokens = encode(tokenizer, model, TEXTS, batch_size=3)
+    batched, n_tokens = encode(tokenizer, model, TEXTS, batch_size=3, max_length=512, add_special_tokens=True)
     assert batched.shape == (n_layers + 1, len(TEXTS), d) and batched.dtype == np.float32
     assert len(set(n_tokens.tolist())) > 1  # lengths differ, so batches are padded
-    single, _ = encode(tokenizer, model, TEXTS, batch_size=1)
+    single, _ = encode(tokenizer, model, TEXTS, batch_size=1, max_length=512, add_special_tokens=True)
     np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-5)
-    unsorted, _ = encode(tokenizer, model, TEXTS, batch_size=5, sort_by_length=False)
+    unsorted, _ = encode(tokenizer, model, TEXTS, batch_size=5, max_length=512, add_special_tokens=True,
+                         sort_by_length=False)
     np.testing.assert_allclose(unsorted, single, rtol=1e-4, atol=1e-5)
 
 
@@ -48,12 +49,13 @@ def test_body_hidden_states_equal_the_causal_lm_s(tiny_model_dir):
     from transformers import AutoModelForCausalLM
 
     path = tiny_model_dir("gemma")
-    tokenizer, body = load_encoder(path)
+    tokenizer, body = load_encoder(path, "float32")
     full = AutoModelForCausalLM.from_pretrained(path).eval()
     batch = tokenizer(TEXTS[:3], return_tensors="pt", padding=True)
     with torch.inference_mode():
         ref = full(**batch, output_hidden_states=True).hidden_states
-    ours, _ = encode(tokenizer, body, TEXTS[:3], batch_size=3, sort_by_length=False)
+    ours, _ = encode(tokenizer, body, TEXTS[:3], batch_size=3, max_length=512, add_special_tokens=True,
+                     sort_by_length=False)
     expected = np.stack([mean_pool(h, batch["attention_mask"]).numpy() for h in ref])
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
 
@@ -67,10 +69,10 @@ def test_pad_falls_back_to_eos(tiny_model_dir, tmp_path):
     tok = AutoTokenizer.from_pretrained(dst)
     tok.pad_token = None
     tok.save_pretrained(dst)
-    tokenizer, _ = load_encoder(dst)
+    tokenizer, _ = load_encoder(dst, "float32")
     assert tokenizer.pad_token_id == tokenizer.eos_token_id and tokenizer.padding_side == "right"
     with pytest.raises(XdetoxError, match="model folder not found"):
-        load_encoder(tmp_path / "missing")
+        load_encoder(tmp_path / "missing", "float32")
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -96,13 +98,15 @@ def test_steps_end_to_end_on_a_tiny_model(tiny_model_dir, tmp_path):
     langs = list(texts)
     outs = [str(tmp_path / f"s/{lang}.jsonl") for lang in langs]
     sources = [str(folder / f"dpo_toxicity_pairwise_{lang}_200.jsonl") for lang in langs]
-    assert sentences_step("parallel200", langs, sources, outs, 4) == 4
+    assert retrieval_sentences("parallel200", langs, sources, outs, 4) == 4
     cfg = {"batch_size": 2, "max_length": 64, "add_special_tokens": True}
     reps = {lang: str(tmp_path / f"r/{lang}.npz") for lang in langs}
-    shapes = representations_step(str(tiny_model_dir("gpt2")), dict(zip(langs, outs)), reps, cfg, threads=1)
+    shapes = retrieval_representations(str(tiny_model_dir("gpt2")), dict(zip(langs, outs)), reps, cfg, "float32",
+                                       threads=1)
     assert shapes == {lang: (3, 4, 32) for lang in langs}
     assert load_representations(reps["fr"])[1]["lang"] == "fr"
-    summary = measures_step(reps, str(tmp_path / "m.csv"), str(tmp_path / "m.json"), str(tmp_path / "layers.png"), "tiny")
+    summary = retrieval_measures(reps, str(tmp_path / "m.csv"), str(tmp_path / "m.json"), str(tmp_path / "layers.png"),
+                                 "tiny")
     assert set(summary) == {"de", "fr"}
     metrics = {}
     for stage, emt in (("base", {"en": 0.5, "de": 0.4, "fr": 0.3}), ("dpo", {"en": 0.1, "de": 0.2, "fr": 0.25})):
@@ -112,8 +116,8 @@ def test_steps_end_to_end_on_a_tiny_model(tiny_model_dir, tmp_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"emt": v}))
             metrics[stage][lang] = str(path)
-    result = predictor_step(str(tmp_path / "m.json"), metrics["base"], metrics["dpo"], str(tmp_path / "p.csv"),
-                            str(tmp_path / "p.json"), str(tmp_path / "f4.png"), "accuracy", "tiny")
+    result = retrieval_figure4(str(tmp_path / "m.json"), metrics["base"], metrics["dpo"], str(tmp_path / "p.csv"),
+                               str(tmp_path / "p.json"), str(tmp_path / "f4.png"), "accuracy", "tiny")
     assert result["languages"] == ["de", "fr"] and result["correlation"]["pearson_r"] is None  # 2 points only
     for png in ("layers.png", "f4.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"

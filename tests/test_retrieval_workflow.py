@@ -8,8 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import tiny_workflow_config, write_config
-from test_workflow import job_counts, snakemake
+from helpers import job_counts, snakemake, tiny_workflow_config, write_config
 
 
 @pytest.mark.slow

@@ -7,17 +7,14 @@ import math
 
 import pytest
 
+from xdetox.report.agreement import agreement_tables
 from xdetox.scoring.agreement import (
     agreement,
     agreement_by_language,
-    average_ranks,
     paired_toxicities,
-    pearson,
-    roc_auc,
-    spearman,
-    write_agreement,
 )
 from xdetox.scoring.base import ScoringError
+from xdetox.stats import average_ranks, pearson, roc_auc, spearman
 
 A = [0.1, 0.4, 0.6, 0.9]
 
@@ -46,12 +43,12 @@ def test_roc_auc_by_hand():
 
 
 def test_threshold_is_inclusive_and_undefined_values_carry_a_note():
-    row = agreement([0.5, 0.2], [0.9, 0.1])
+    row = agreement([0.5, 0.2], [0.9, 0.1], "all", 0.5)
     assert row.n_toxic_a == 1 and row.roc_auc == 1.0
-    row = agreement([0.1, 0.2, 0.3], [0.3, 0.2, 0.1], lang="ko")
+    row = agreement([0.1, 0.2, 0.3], [0.3, 0.2, 0.1], "ko", 0.5)
     assert math.isnan(row.roc_auc) and "no generation toxic" in row.note
     assert row.spearman == pytest.approx(-1.0)
-    row = agreement([0.1, 0.9], [0.4, 0.4])
+    row = agreement([0.1, 0.9], [0.4, 0.4], "all", 0.5)
     assert math.isnan(row.pearson) and "B's scores are constant" in row.note
 
 
@@ -64,7 +61,7 @@ def test_by_language_pairs_on_ids_and_pools():
     rows = agreement_by_language({
         "de": (records(A), records([0.7, 0.1, 0.8, 0.3], order=[3, 2, 1, 0])),  # B's file in another order
         "zh-hans": (records([0.2, 0.1]), records([0.3, 0.4])),
-    })
+    }, threshold=0.5)
     assert [r.lang for r in rows] == ["de", "zh-hans", "all"]
     assert rows[0].roc_auc == 0.75 and rows[0].n == 4
     assert math.isnan(rows[1].roc_auc) and rows[1].note
@@ -75,9 +72,9 @@ def test_by_language_pairs_on_ids_and_pools():
 
 def test_write_agreement_outputs(tmp_path):
     rows = agreement_by_language({"en": (records(A), records([0.7, 0.1, 0.8, 0.3])),
-                                  "ko": (records([0.1, 0.2]), records([0.2, 0.1]))})
+                                  "ko": (records([0.1, 0.2]), records([0.2, 0.1]))}, threshold=0.5)
     csv_path, md_path, png_path = tmp_path / "a.csv", tmp_path / "a.md", tmp_path / "a.png"
-    write_agreement(rows, csv_path, md_path, png_path, "perspective", "hf-classifier")
+    agreement_tables(rows, csv_path, md_path, png_path, "perspective", "hf-classifier")
     table = list(csv.DictReader(csv_path.open()))
     assert [r["lang"] for r in table] == ["en", "ko", "all"]
     assert table[0]["scorer_a"] == "perspective" and float(table[0]["roc_auc"]) == 0.75

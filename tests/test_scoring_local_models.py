@@ -20,7 +20,7 @@ def tiny_classifier(tmp_path_factory):
     import torch
     import transformers as tf
 
-    from xdetox.tiny import train_tokenizer
+    from tiny import train_tokenizer
 
     torch.manual_seed(0)
     tokenizer = train_tokenizer()

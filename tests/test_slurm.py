@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, tiny_workflow_config, write_config
+from helpers import REPO, tiny_workflow_config, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 

@@ -1,14 +1,16 @@
-"""DPO training on a tiny model: output checkpoint, curve, early-stopping bookkeeping, LoRA merge, resume."""
+"""DPO training on a tiny model through the dpo step: output checkpoint, curve, early-stopping bookkeeping, LoRA
+merge, resume from an interrupted run, typed hyperparameters."""
 
 import csv
 import json
-import logging
 
 import pytest
 
 from xdetox.config import model_dpo, validate_config
-from xdetox.io import write_jsonl
-from xdetox.train.dpo import run_key, train_dpo
+from xdetox.io import read_jsonl, write_jsonl
+from xdetox.steps import train as step
+from xdetox.train import dpo as dpo_module
+from xdetox.train.dpo import DPOHyperparameters, run_key
 
 
 def pairs(n):
@@ -16,7 +18,7 @@ def pairs(n):
             for i in range(n)]
 
 
-def hparams(tmp_path, model_dir, **dpo):
+def hparams(model_dir, **dpo):
     cfg = {"models": {"t": {"source": "path", "path": str(model_dir),
                             "dpo": {"max_steps": 4, "eval_steps": 2, "warmup_steps": 0, "batch_size": 2,
                                     "max_length": 32, "max_prompt_length": 8, "patience": 5, "learning_rate": 1e-3,
@@ -31,10 +33,27 @@ def pair_files(tmp_path):
     return tmp_path / "train.jsonl", tmp_path / "val.jsonl"
 
 
-def run(tmp_path, model_dir, hp, pair_files, family="gpt2"):
-    out = tmp_path / "out"
-    return train_dpo(model_dir, *pair_files, hp, out / "model", out / "curve.csv", out / "curve.png",
-                     out / "summary.json", tmp_path / "work", family=family, threads=1), out
+def run(tmp_path, model_dir, hp, pair_files, family="gpt2", out_name="out"):
+    out = tmp_path / out_name
+    summary = step.dpo(str(model_dir), *map(str, pair_files), hp, str(out / "model"), str(out / "curve.csv"),
+                       str(out / "curve.png"), str(out / "summary.json"), str(tmp_path / "work"), family, "float32",
+                       1, "DPO tiny")
+    return summary, out
+
+
+def key(hp, pair_files, model_dir):
+    return run_key(DPOHyperparameters.from_config(hp), *(read_jsonl(p) for p in pair_files), model_dir)
+
+
+def test_hyperparameters_are_typed_once_and_round_trip(tiny_model_dir):
+    hp = hparams(tiny_model_dir("gpt2"), method="lora", lora={"target_modules": ["c_attn"]})
+    typed = DPOHyperparameters.from_config(hp)
+    assert typed.lora.target_modules == ("c_attn",) and typed.learning_rate == 1e-3
+    assert typed.as_dict() == hp  # summary.json reports the config's values, lists as lists
+    with pytest.raises(Exception):
+        typed.beta = 0.2  # frozen
+    with pytest.raises(KeyError):
+        DPOHyperparameters.from_config({k: v for k, v in hp.items() if k != "beta"})
 
 
 @pytest.mark.parametrize("method", ["full", "lora"])
@@ -42,7 +61,8 @@ def test_dpo_writes_a_plain_checkpoint_and_curve(tmp_path, tiny_model_dir, pair_
     from transformers import AutoModelForCausalLM
 
     model_dir = tiny_model_dir("gpt2")
-    summary, out = run(tmp_path, model_dir, hparams(tmp_path, model_dir, method=method), pair_files)
+    hp = hparams(model_dir, method=method)
+    summary, out = run(tmp_path, model_dir, hp, pair_files)
     assert summary["steps"] == 4 and summary["n_train_pairs"] == 8
     assert summary["best_checkpoint_step"] in (2, 4)
     model = AutoModelForCausalLM.from_pretrained(out / "model")  # loads without PEFT: adapters are merged
@@ -52,39 +72,42 @@ def test_dpo_writes_a_plain_checkpoint_and_curve(tmp_path, tiny_model_dir, pair_
     assert all(r["rewards/accuracies"] != "" for r in rows if r["split"] == "eval")
     assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "summary.json").read_text())["hyperparameters"]["method"] == method
-    assert not (tmp_path / "work" / run_key(summary["hyperparameters"], *pair_files, model_dir)).exists()
+    assert not (tmp_path / "work" / key(hp, pair_files, model_dir)).exists()  # resume points removed
 
 
 def test_training_changes_preferences(tmp_path, tiny_model_dir, pair_files):
     model_dir = tiny_model_dir("llama")
-    summary, out = run(tmp_path, model_dir, hparams(tmp_path, model_dir, max_steps=6), pair_files, family="llama")
+    summary, out = run(tmp_path, model_dir, hparams(model_dir, max_steps=6), pair_files, family="llama")
     rows = [r for r in csv.DictReader((out / "curve.csv").open()) if r["split"] == "eval"]
     assert float(rows[-1]["rewards/margins"]) > 0  # chosen now preferred over rejected on held-out pairs
 
 
-def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, tiny_model_dir, pair_files, caplog, monkeypatch):
-    from xdetox.train import dpo as dpo_module
-
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, tiny_model_dir, pair_files, monkeypatch):
     model_dir = tiny_model_dir("gpt2")
-    hp = hparams(tmp_path, model_dir)
-    key = run_key(hp, *pair_files, model_dir)
+    hp = hparams(model_dir)
+    full_key = key(hp, pair_files, model_dir)
     # a run killed after its step-2 checkpoint: train 2 steps into the full run's work folder and keep the folder
-    monkeypatch.setattr(dpo_module, "run_key", lambda *a: key)
-    monkeypatch.setattr(dpo_module.shutil, "rmtree", lambda *a, **k: None)
-    dpo_module.train_dpo(model_dir, *pair_files, dict(hp, max_steps=2), tmp_path / "p" / "model",
-                         tmp_path / "p" / "c.csv", tmp_path / "p" / "c.png", tmp_path / "p" / "s.json",
-                         tmp_path / "work", threads=1)
-    assert (tmp_path / "work" / key / "checkpoint-2").is_dir()
+    monkeypatch.setattr(step, "run_key", lambda *a: full_key)
+    monkeypatch.setattr(step.shutil, "rmtree", lambda *a, **k: None)
+    run(tmp_path, model_dir, dict(hp, max_steps=2), pair_files, out_name="partial")
+    assert (tmp_path / "work" / full_key / "checkpoint-2").is_dir()
     monkeypatch.undo()
-    with caplog.at_level(logging.INFO, logger="xdetox.train"):
-        summary, _ = run(tmp_path, model_dir, hp, pair_files)
-    assert any("resuming DPO from" in r.getMessage() and "checkpoint-2" in r.getMessage() for r in caplog.records)
+
+    resumed_from = []
+
+    class Recording(dpo_module.DPOTrainer):
+        def train(self, resume_from_checkpoint=None, **kwargs):
+            resumed_from.append(resume_from_checkpoint)
+            return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+    monkeypatch.setattr(dpo_module, "DPOTrainer", Recording)
+    summary, _ = run(tmp_path, model_dir, hp, pair_files)
+    assert len(resumed_from) == 1 and resumed_from[0].endswith("checkpoint-2")
     assert summary["steps"] == 4
-    assert not (tmp_path / "work" / key).exists()
+    assert not (tmp_path / "work" / full_key).exists()
 
 
-def test_other_hyperparameters_never_resume_a_stale_run(tmp_path, tiny_model_dir, pair_files):
+def test_other_hyperparameters_never_resume_a_stale_run(tiny_model_dir, pair_files):
     model_dir = tiny_model_dir("gpt2")
-    a = run_key(hparams(tmp_path, model_dir), *pair_files, model_dir)
-    b = run_key(hparams(tmp_path, model_dir, learning_rate=5e-4), *pair_files, model_dir)
-    assert a != b
+    assert key(hparams(model_dir), pair_files, model_dir) != key(hparams(model_dir, learning_rate=5e-4), pair_files,
+                                                                 model_dir)

@@ -14,7 +14,8 @@ import jsonschema
 import yaml
 
 from . import XdetoxError
-from .languages import NAMES, PAPER_LANGUAGES
+from .evaluators import resolve_evaluator
+from .languages import NAMES, PAPER_LANGUAGES, check_language
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 DATA_DIR_ENV = "XDETOX_DATA_DIR"
@@ -100,12 +101,35 @@ def _check_semantics(config: dict[str, Any]) -> None:
     if local is not None and not Path(local).is_dir():
         source = "environment variable " + DATA_DIR_ENV if os.environ.get(DATA_DIR_ENV) else "config key data.local_dir"
         raise XdetoxError(f"{source}: folder {local!r} does not exist")
-    for name in ("perspective", "hf-classifier", "detoxify"):
-        pass  # scorer-specific checks live with the scorers (they know what they need at run time)
     if "hf-classifier" in config["scoring"]["scorers"] and not config["scoring"]["hf_classifier"]["model"]:
         raise XdetoxError("config key scoring.hf_classifier.model: required when scorers include 'hf-classifier'")
     if "detoxify" in config["scoring"]["scorers"] and not config["scoring"]["detoxify"]["checkpoint"]:
         raise XdetoxError("config key scoring.detoxify.checkpoint: required when scorers include 'detoxify'")
+    _check_evaluation(config)
+
+
+def _check_evaluation(config: dict[str, Any]) -> None:
+    """The `evaluation` section: evaluator names, Table 1's model and languages, Figure 12's runs."""
+    ev = config["evaluation"]
+    models = config["models"]
+    for key in ("fluency.evaluator", "diversity.tokenizer"):
+        section, field = key.split(".")
+        if ev[section][field] is not None:
+            resolve_evaluator(config, ev[section][field])
+    t1 = ev["table1"]
+    if t1["model"] is not None and t1["model"] not in models:
+        raise XdetoxError(f"config key evaluation.table1.model: {t1['model']!r} is not a key of models")
+    for i, lang in enumerate(t1["languages"]):
+        check_language(lang, f"config key evaluation.table1.languages[{i}]")
+    fig12 = ev["figure12"]
+    if fig12:
+        for key in ("model", "compare_model"):
+            if fig12[key] is not None and fig12[key] not in models:
+                raise XdetoxError(f"config key evaluation.figure12.{key}: {fig12[key]!r} is not a key of models")
+        other = fig12["compare_model"] or fig12["model"]
+        if other == fig12["model"] and not fig12["compare_method"]:
+            raise XdetoxError("config key evaluation.figure12: set compare_model (a second model entry trained with "
+                              "dpo.method lora/qlora) or compare_method (an extra DPO stage of the same model)")
 
 
 def data_dir(config: dict[str, Any]) -> str | None:
@@ -118,13 +142,21 @@ def model_dpo(config: dict[str, Any], model: str) -> dict[str, Any]:
     merged = copy.deepcopy(config["dpo"])
     own = config["models"][model].get("dpo") or {}
     for key, value in own.items():
-        if key == "lora":
-            merged["lora"] = {**merged.get("lora", {}), **value}
-        else:
-            merged[key] = value
-    lora_defaults = {"r": 64, "alpha": 16, "dropout": 0.05, "target_modules": "auto"}
-    merged["lora"] = {**lora_defaults, **merged.get("lora", {})}
+        merged[key] = {**merged["lora"], **value} if key == "lora" else value
     return merged
+
+
+def label_of(config: dict[str, Any], model: str) -> str:
+    """A model's name in tables and figure titles: its `label`, else its key."""
+    return config["models"][model].get("label", model)
+
+
+def table1_model(config: dict[str, Any]) -> str:
+    return config["evaluation"]["table1"]["model"] or next(iter(config["models"]))
+
+
+def table1_languages(config: dict[str, Any]) -> list[str]:
+    return [lang for lang in config["evaluation"]["table1"]["languages"] if lang in config["languages"]]
 
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:

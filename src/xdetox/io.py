@@ -1,14 +1,15 @@
-"""Reading and writing the workflow's files: JSON Lines with file:line errors, atomic writes."""
+"""Reading and writing the workflow's files: JSON Lines with file:line errors, JSON, CSV; every write atomic."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from . import XdetoxError
 
@@ -113,3 +114,17 @@ def read_json(path: str | os.PathLike) -> Any:
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_open(path) as handle:
         handle.write(text)
+
+
+def write_csv(path: str | os.PathLike, rows: Iterable[dict[str, Any]], fieldnames: Sequence[str],
+              lineterminator: str = "\r\n") -> None:
+    """Write dict rows as CSV atomically (the csv module's default "\r\n" line ends unless told otherwise)."""
+    with atomic_open(path) as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(fieldnames), lineterminator=lineterminator)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_json_each(paths: Iterable[str | os.PathLike]) -> list[Any]:
+    """read_json of every path, in order (e.g. one metrics file per language)."""
+    return [read_json(p) for p in paths]

@@ -1,8 +1,10 @@
 """Language identification of continuations, offline (py3langid ships its model): is a "detoxified" continuation
 still in the prompt's language, or did the model switch (typically to English)?
 
-Each generation record gets `detected_lang` (an ISO 639 code, or null when the continuation has no letters to judge,
-e.g. empty, digits or punctuation) and `lang_confidence` (py3langid's normalised probability). Continuations are
+`identify` gives each continuation `detected_lang` (an ISO 639 code, or null when the continuation has no letters to
+judge, e.g. empty, digits or punctuation) and `lang_confidence` (py3langid's normalised probability); the workflow's
+`langid` rule writes these per (model, stage, language), beside the generation files rather than inside them, so the
+generation cache never depends on this code. Continuations are
 short (≤ 20 tokens), so single records are noisy; the per-language shares over hundreds of records are what to read.
 Close languages the identifier confuses are counted as the prompt's language (SAME_LANGUAGE): Malay for Indonesian,
 Arabic dialects for Arabic, Wu/Cantonese for Chinese. Japanese written only in kanji can be reported as Chinese.
@@ -10,13 +12,11 @@ Arabic dialects for Arabic, Wu/Cantonese for Chinese. Japanese written only in k
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from functools import lru_cache
 from typing import Iterable
 
-from .languages import LANGID_CODE, short_label
+from .languages import LANGID_CODE
 
 #: identifier labels counted as the prompt's language
 SAME_LANGUAGE: dict[str, frozenset[str]] = {
@@ -51,11 +51,14 @@ def detect(text: str) -> tuple[str | None, float | None]:
     return lang, round(float(confidence), 4)
 
 
-def annotate(records: list[dict]) -> list[dict]:
-    """Add detected_lang and lang_confidence to generation records (in place; returns them)."""
-    for record in records:
-        record["detected_lang"], record["lang_confidence"] = detect(record["text"])
-    return records
+def identify(generations: Iterable[dict]) -> list[dict]:
+    """One record per generation, same order: {prompt_id, sample, detected_lang, lang_confidence}."""
+    out = []
+    for g in generations:
+        detected, confidence = detect(g["text"])
+        out.append({"prompt_id": g["prompt_id"], "sample": g["sample"], "detected_lang": detected,
+                    "lang_confidence": confidence})
+    return out
 
 
 def summarize(records: Iterable[dict], prompt_lang: str) -> dict:
@@ -65,11 +68,11 @@ def summarize(records: Iterable[dict], prompt_lang: str) -> dict:
     confidences = []
     for r in records:
         n += 1
-        detected = r["detected_lang"] if "detected_lang" in r else detect(r["text"])[0]
+        detected = r["detected_lang"]
         if detected is None:
             n_und += 1
             continue
-        if r.get("lang_confidence") is not None:
+        if r["lang_confidence"] is not None:
             confidences.append(r["lang_confidence"])
         if same_language(prompt_lang, detected):
             n_same += 1
@@ -95,84 +98,7 @@ COLUMNS = ["model", "stage", "lang", "n", "undetermined", "share_same", "share_e
            "top_other_share", "mean_confidence"]
 
 
-def langid_rows(model: str, generations: dict[tuple[str, str], Iterable[dict]]) -> list[dict]:
-    """One row per (stage, language) from {(stage, lang): records}, in the given order."""
+def langid_rows(model: str, identified: dict[tuple[str, str], Iterable[dict]]) -> list[dict]:
+    """One row per (stage, language) from {(stage, lang): identify() records}, in the given order."""
     return [{"model": model, "stage": stage, "lang": lang, **summarize(records, lang)}
-            for (stage, lang), records in generations.items()]
-
-
-def _pct(x: float) -> str:
-    return "–" if x != x else f"{100 * x:.0f}%"
-
-
-def rows_to_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
-    return out.getvalue()
-
-
-def rows_to_markdown(rows: list[dict], label: str) -> str:
-    stages = list(dict.fromkeys(r["stage"] for r in rows))
-    langs = list(dict.fromkeys(r["lang"] for r in rows))
-    by = {(r["stage"], r["lang"]): r for r in rows}
-    head = ["Lang"] + [f"{s}: in prompt lang" for s in stages] + [f"{s}: English" for s in stages]
-    lines = [
-        f"Language of continuations — {label}: share of continuations identified (py3langid) as the prompt's "
-        "language, and as English. A drop in the first with a rise in the second after DPO means the model switched "
-        "to English rather than detoxified in the language.",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
-    for lang in langs:
-        cells = [short_label(lang)]
-        cells += [_pct(by[(s, lang)]["share_same"]) if (s, lang) in by else "–" for s in stages]
-        cells += [_pct(by[(s, lang)]["share_en"]) if (s, lang) in by else "–" for s in stages]
-        lines.append("| " + " | ".join(cells) + " |")
-    for s in stages:
-        judged = [r for r in rows if r["stage"] == s and r["share_same"] == r["share_same"]]
-        if judged:
-            mean = sum(r["share_same"] for r in judged) / len(judged)
-            lines.append(f"\nMean share in the prompt's language, {s}: {_pct(mean)}.")
-    lines.append(
-        "\nShares are over continuations with letters (the rest are 'undetermined', see the CSV). Counted as the "
-        "prompt's language: Malay for Indonesian, Arabic dialects for Arabic, Wu/Cantonese for Chinese. Continuations "
-        "are ≤ 20 tokens: the identifier is noisy on single records, and kanji-only Japanese can read as Chinese."
-    )
-    return "\n".join(lines) + "\n"
-
-
-def langid_figure(rows: list[dict], label: str, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    stages = list(dict.fromkeys(r["stage"] for r in rows))
-    langs = list(dict.fromkeys(r["lang"] for r in rows))
-    by = {(r["stage"], r["lang"]): r for r in rows}
-    x = np.arange(len(langs))
-    width = 0.8 / max(1, len(stages))
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(langs) + 2), 3.8))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, stage in enumerate(stages):
-        same = np.array([by.get((stage, l), {}).get("share_same", np.nan) for l in langs], dtype=float)
-        english = np.array([0.0 if l == "en" else by.get((stage, l), {}).get("share_en", np.nan) for l in langs],
-                           dtype=float)
-        pos = x - 0.4 + width * (i + 0.5)
-        color = colors[i % len(colors)]
-        ax.bar(pos, same, width, color=color, label=f"{stage}: prompt's language")
-        ax.bar(pos, english, width, bottom=same, color="white", edgecolor=color, hatch="///",
-               label=f"{stage}: English")
-    ax.set_xticks(x, [short_label(l) for l in langs])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("share of continuations")
-    ax.set_title(f"Language of continuations — {label}")
-    ax.legend(fontsize=7, ncol=max(1, len(stages)), loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120, format="png")
-    plt.close(fig)
+            for (stage, lang), records in identified.items()]

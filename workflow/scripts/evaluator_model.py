@@ -1,6 +1,6 @@
-from xdetox.evaluation import download_evaluator
 from xdetox.logs import job_log
+from xdetox.steps.evaluate import evaluator_model
 
 with job_log(snakemake.log[0]):
     hub = snakemake.params.hub
-    download_evaluator(hub["id"], hub["revision"], snakemake.output[0])
+    evaluator_model(hub["id"], hub["revision"], snakemake.output[0])

@@ -1,6 +1,6 @@
-from xdetox.evaluation import figure10_step
 from xdetox.logs import job_log
+from xdetox.steps.evaluate import figure10
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    figure10_step(p.label, p.langs, snakemake.input.base, snakemake.input.dpo, snakemake.output.png, p.evaluator)
+    figure10(p.label, p.langs, snakemake.input.base, snakemake.input.dpo, snakemake.output.png, p.evaluator)

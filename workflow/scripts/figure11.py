@@ -1,13 +1,7 @@
-from xdetox.evaluation import figure11_step
 from xdetox.logs import job_log
-
-
-def stage_files(inputs, prefix):
-    return {kind: list(inputs[f"{prefix}_{kind}"]) for kind in ("metrics", "fluency") if f"{prefix}_{kind}" in inputs.keys()}
-
+from xdetox.steps.evaluate import figure11
 
 with job_log(snakemake.log[0]):
-    p, i = snakemake.params, snakemake.input
-    runs = {lr: {"stage": stage, **stage_files(i, f"lr{n}")} for n, (lr, stage) in enumerate(p.rates)}
-    figure11_step(p.label, stage_files(i, "base"), runs, dict(snakemake.output.items()), snakemake.wildcards.scorer,
-                  p.evaluator)
+    p = snakemake.params
+    figure11(p.label, dict(snakemake.input.items()), p.rates, dict(snakemake.output.items()), snakemake.wildcards.scorer,
+             p.evaluator)

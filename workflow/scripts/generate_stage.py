@@ -4,9 +4,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))  # envs/vllm.yaml cannot pip-install xdetox's pins
 
 from xdetox.logs import job_log
-from xdetox.steps import generate_stage_step
+from xdetox.steps.generate import generate_stage
 
 with job_log(snakemake.log[0]):
-    generate_stage_step(snakemake.input.model, dict(zip(snakemake.params.langs, snakemake.input.prompts)),
-                        snakemake.output[0], snakemake.params.generation, cache_dir=snakemake.params.cache_dir,
-                        namespace=snakemake.params.namespace, threads=snakemake.threads)
+    p = snakemake.params
+    generate_stage(snakemake.input.model, dict(zip(p.langs, snakemake.input.prompts)), snakemake.output[0],
+                   p.generation, p.cache_dir, p.namespace, snakemake.threads)

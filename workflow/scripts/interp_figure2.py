@@ -1,8 +1,7 @@
-from xdetox.interp.intervention import figure2_step
 from xdetox.logs import job_log
+from xdetox.steps.interpret import interp_figure2
 
 with job_log(snakemake.log[0]):
-    p, out = snakemake.params, snakemake.output
-    figure2_step(snakemake.input.model, snakemake.input.value_vectors, dict(zip(p.langs, snakemake.input.prompts)),
-                 out.csv, out.png, out.generations, p.interpret, snakemake.wildcards.scorer, p.scoring,
-                 label=p.model["label"], dtype=p.model["dtype"], family=p.model["family"], threads=snakemake.threads)
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
+    interp_figure2(i.model, i.value_vectors, dict(zip(p.langs, i.prompts)), o.csv, o.png, o.generations, p.interpret,
+                   snakemake.wildcards.scorer, p.scorer_settings, p.score_cache, p.model, snakemake.threads)

@@ -1,8 +1,7 @@
-from xdetox.interp.activations import figure3_step
 from xdetox.logs import job_log
+from xdetox.steps.interpret import interp_figure3
 
 with job_log(snakemake.log[0]):
-    p, out = snakemake.params, snakemake.output
-    figure3_step(snakemake.input.base, snakemake.input.dpo, snakemake.input.value_vectors,
-                 dict(zip(p.langs, snakemake.input.prompts)), out.csv, out.neurons, out.png, p.interpret,
-                 label=p.model["label"], dtype=p.model["dtype"], family=p.model["family"], threads=snakemake.threads)
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
+    interp_figure3(i.base, i.dpo, i.value_vectors, dict(zip(p.langs, i.prompts)), o.csv, o.neurons, o.png,
+                   p.interpret, p.model, snakemake.threads)

@@ -1,7 +1,7 @@
-from xdetox.interp.probe import probe_step
 from xdetox.logs import job_log
+from xdetox.steps.interpret import interp_probe
 
 with job_log(snakemake.log[0]):
-    p, out = snakemake.params, snakemake.output
-    probe_step(snakemake.input.model, snakemake.input.data, out.probe, out.metrics, out.history, p.probe,
-               dtype=p.model["dtype"], threads=snakemake.threads)
+    o, p = snakemake.output, snakemake.params
+    interp_probe(snakemake.input.model, snakemake.input.data, o.probe, o.metrics, o.history, p.probe, p.model,
+                 snakemake.threads)

@@ -1,8 +1,6 @@
-from xdetox.interp.projections import projections_step
 from xdetox.logs import job_log
+from xdetox.steps.interpret import interp_projections
 
 with job_log(snakemake.log[0]):
-    p, out = snakemake.params, snakemake.output
-    projections_step(snakemake.input.model, snakemake.input.value_vectors, out.csv, out.table4, out.tables89,
-                     p.interpret, label=p.model["label"], dtype=p.model["dtype"], family=p.model["family"],
-                     threads=snakemake.threads)
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
+    interp_projections(i.model, i.value_vectors, o.csv, o.table4, o.tables89, p.interpret, p.model, snakemake.threads)

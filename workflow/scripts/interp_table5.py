@@ -1,7 +1,6 @@
-from xdetox.interp.intervention import table5_step
 from xdetox.logs import job_log
+from xdetox.steps.interpret import interp_table5
 
 with job_log(snakemake.log[0]):
-    p, out = snakemake.params, snakemake.output
-    table5_step(snakemake.input.model, snakemake.input.value_vectors, out.csv, out.md, p.interpret,
-                label=p.model["label"], dtype=p.model["dtype"], family=p.model["family"], threads=snakemake.threads)
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
+    interp_table5(i.model, i.value_vectors, o.csv, o.md, p.interpret, p.model, snakemake.threads)

@@ -1,7 +1,6 @@
-from xdetox.interp.value_vectors import value_vectors_step
 from xdetox.logs import job_log
+from xdetox.steps.interpret import interp_value_vectors
 
 with job_log(snakemake.log[0]):
-    p = snakemake.params
-    value_vectors_step(snakemake.input.model, snakemake.input.probe, snakemake.input.prompts, snakemake.output[0],
-                       p.interpret, dtype=p.model["dtype"], family=p.model["family"], threads=snakemake.threads)
+    i, p = snakemake.input, snakemake.params
+    interp_value_vectors(i.model, i.probe, i.prompts, snakemake.output[0], p.interpret, p.model, snakemake.threads)

@@ -1,5 +1,5 @@
 from xdetox.logs import job_log
-from xdetox.steps import pairs_step
+from xdetox.steps.data import pairs
 
 with job_log(snakemake.log[0]):
-    pairs_step(snakemake.input[0], snakemake.output.train, snakemake.output.val, snakemake.params.pairs)
+    pairs(snakemake.input[0], snakemake.output.train, snakemake.output.val, snakemake.params.pairs)

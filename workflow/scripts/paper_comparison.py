@@ -1,6 +1,6 @@
-from xdetox.evaluation import paper_comparison_step
 from xdetox.logs import job_log
+from xdetox.steps.evaluate import paper_comparison
 
 with job_log(snakemake.log[0]):
-    paper_comparison_step(snakemake.params.entries, dict(snakemake.output.items()), snakemake.wildcards.scorer,
-                          snakemake.params.notes)
+    paper_comparison(snakemake.params.entries, dict(snakemake.output.items()), snakemake.wildcards.scorer,
+                     snakemake.params.notes)

@@ -1,5 +1,5 @@
 from xdetox.logs import job_log
-from xdetox.steps import prompts_step
+from xdetox.steps.data import prompts
 
 with job_log(snakemake.log[0]):
-    prompts_step(snakemake.input[0], snakemake.wildcards.lang, snakemake.output[0], **snakemake.params.selection)
+    prompts(snakemake.input[0], snakemake.wildcards.lang, snakemake.output[0], **snakemake.params.selection)

@@ -1,7 +1,7 @@
-from xdetox.evaluation import quality_step
 from xdetox.logs import job_log
+from xdetox.steps.evaluate import quality
 
 with job_log(snakemake.log[0]):
     p, w = snakemake.params, snakemake.wildcards
-    quality_step(w.lang, snakemake.input.generations, p.kinds, dict(snakemake.output.items()), p.cache_dir,
-                 p.namespace, p.siblings, p.bootstrap, {"model": w.model, "stage": w.stage}, threads=snakemake.threads)
+    quality(w.lang, snakemake.input.generations, p.kinds, dict(snakemake.output.items()), p.cache_dir, p.namespace,
+            p.siblings, p.bootstrap, {"model": w.model, "stage": w.stage}, snakemake.threads)

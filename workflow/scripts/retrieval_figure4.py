@@ -1,9 +1,8 @@
 from xdetox.logs import job_log
-from xdetox.retrieval.steps import predictor_step
+from xdetox.steps.retrieval import retrieval_figure4
 
 with job_log(snakemake.log[0]):
-    p, w = snakemake.params, snakemake.wildcards
-    predictor_step(snakemake.input.measures, dict(zip(p.langs, snakemake.input.base)), dict(zip(p.langs, snakemake.input.dpo)),
-                   snakemake.output.csv, snakemake.output.json, snakemake.output.png, p.measure,
-                   f"{p.label}: %EMT change vs bilingual retrieval ({p.dataset}; scorer {w.scorer})",
-                   extra={"model": w.model, "scorer": w.scorer, "dataset": p.dataset})
+    i, o, p, w = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards
+    retrieval_figure4(i.measures, dict(zip(p.langs, i.base)), dict(zip(p.langs, i.dpo)), o.csv, o.json, o.png,
+                      p.measure, f"{p.label}: %EMT change vs bilingual retrieval ({p.dataset}; scorer {w.scorer})",
+                      extra={"model": w.model, "scorer": w.scorer, "dataset": p.dataset})

@@ -1,8 +1,8 @@
 from xdetox.logs import job_log
-from xdetox.retrieval.steps import measures_step
+from xdetox.steps.retrieval import retrieval_measures
 
 with job_log(snakemake.log[0]):
-    p = snakemake.params
-    measures_step(dict(zip(p.langs, snakemake.input)), snakemake.output.csv, snakemake.output.json, snakemake.output.png,
-                  f"{p.label}: bilingual retrieval by layer ({p.dataset})",
-                  extra={"model": snakemake.wildcards.model, "dataset": p.dataset})
+    p, o = snakemake.params, snakemake.output
+    retrieval_measures(dict(zip(p.langs, snakemake.input)), o.csv, o.json, o.png,
+                       f"{p.label}: bilingual retrieval by layer ({p.dataset})",
+                       extra={"model": snakemake.wildcards.model, "dataset": p.dataset})

@@ -1,5 +1,6 @@
 from xdetox.logs import job_log
-from xdetox.scoring.score_file import score_generations_file
+from xdetox.steps.score import score
 
 with job_log(snakemake.log[0]):
-    score_generations_file(snakemake.input[0], snakemake.output[0], snakemake.wildcards.scorer, snakemake.params.scoring)
+    score(snakemake.input[0], snakemake.output[0], snakemake.wildcards.scorer, snakemake.params.settings,
+          snakemake.params.cache)

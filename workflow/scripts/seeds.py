@@ -1,13 +1,7 @@
-from xdetox.evaluation import seeds_step
 from xdetox.logs import job_log
-
-
-def stage_files(inputs, prefix):
-    return {kind: list(inputs[f"{prefix}_{kind}"]) for kind in ("metrics", "fluency", "diversity")
-            if f"{prefix}_{kind}" in inputs.keys()}
-
+from xdetox.steps.evaluate import seeds
 
 with job_log(snakemake.log[0]):
-    p, i = snakemake.params, snakemake.input
-    seeds_step(p.label, p.langs, stage_files(i, "base"), {s: stage_files(i, f"seed{s}") for s in p.seeds},
-               dict(snakemake.output.items()), snakemake.wildcards.scorer)
+    p = snakemake.params
+    seeds(p.label, p.langs, dict(snakemake.input.items()), p.seeds, dict(snakemake.output.items()),
+          snakemake.wildcards.scorer)

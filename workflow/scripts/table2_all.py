@@ -1,6 +1,6 @@
-from xdetox.evaluation import table2_all_step
 from xdetox.logs import job_log
+from xdetox.steps.evaluate import table2_all
 
 with job_log(snakemake.log[0]):
-    table2_all_step(list(snakemake.input), dict(snakemake.output.items()), snakemake.wildcards.scorer,
-                    snakemake.params.n_languages, snakemake.params.notes)
+    table2_all(list(snakemake.input), dict(snakemake.output.items()), snakemake.wildcards.scorer,
+               snakemake.params.n_languages, snakemake.params.notes)

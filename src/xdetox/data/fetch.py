@@ -7,7 +7,6 @@ URL (a commit-addressed raw URL) and checksum. A user replaces the download with
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import urllib.request
@@ -15,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import XdetoxError
+from ..cache import file_sha256
 from ..io import atomic_path
 
 MANIFEST = Path(__file__).with_name("sources.json")
@@ -24,14 +24,6 @@ MANIFEST = Path(__file__).with_name("sources.json")
 def manifest() -> dict[str, dict]:
     with open(MANIFEST, encoding="utf-8") as handle:
         return json.load(handle)
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def entry(relpath: str) -> dict:
@@ -47,11 +39,11 @@ def resolve(relpath: str, local_dir: str | None, download_dir: str | Path, verif
         path = Path(local_dir) / relpath
         if not path.exists():
             raise XdetoxError(f"{path}: not found in the local data folder {local_dir!r} (expected layout: {relpath})")
-        if verify_local and relpath in manifest() and sha256_of(path) != manifest()[relpath]["sha256"]:
+        if verify_local and relpath in manifest() and file_sha256(path) != manifest()[relpath]["sha256"]:
             raise XdetoxError(f"{path}: checksum differs from the pinned upstream file")
         return path
     target = Path(download_dir) / relpath
-    if target.exists() and sha256_of(target) == entry(relpath)["sha256"]:
+    if target.exists() and file_sha256(target) == entry(relpath)["sha256"]:
         return target
     download(relpath, target)
     return target
@@ -69,7 +61,7 @@ def download(relpath: str, target: str | Path, timeout: float = 60.0) -> Path:
         with atomic_path(target) as tmp:
             with urllib.request.urlopen(spec["url"], timeout=timeout) as response, open(tmp, "wb") as out:
                 shutil.copyfileobj(response, out)
-            got = sha256_of(tmp)
+            got = file_sha256(tmp)
             if got != spec["sha256"]:
                 raise XdetoxError(f"{spec['url']}: SHA-256 {got} differs from the pinned {spec['sha256']}")
     except OSError as err:

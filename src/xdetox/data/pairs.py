@@ -1,4 +1,4 @@
-"""English preference pairs `{id, prompt, chosen, rejected}` for DPO (protocol §1.2).
+"""English preference pairs `{id, prompt, chosen, rejected}` for DPO (paper §3; reference xg/training/dpo.py).
 
 Two sources:
 - ``toxicity-pairwise``: Lee et al. (2024)'s pairs, the paper's training data: JSON lines with ``prompt_text``,

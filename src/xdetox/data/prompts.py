@@ -1,4 +1,4 @@
-"""RTP-LX prompts, normalised to the prompts contract `{id, lang, text}` (protocol §1.4)."""
+"""RTP-LX prompts, normalised to the prompts contract `{id, lang, text}` (paper §3.1.1)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol, Sequence
 
 log = logging.getLogger("xdetox.generation")
@@ -15,19 +15,23 @@ MODEL_LOADS = 0
 
 @dataclass(frozen=True)
 class Sampling:
-    """The paper's decoding set-up by default: 25 samples, 20 new tokens, nucleus sampling T=0.9, p=0.8."""
+    """How continuations are drawn: the config's `generation` section as one typed value, built once per job.
 
-    n_samples: int = 25
-    temperature: float = 0.9
-    top_p: float = 0.8
-    max_new_tokens: int = 20
-    seed: int = 0
-    batch_size: int = 8
-    dtype: str = "auto"
+    The defaults (the paper's: 25 samples, 20 new tokens, nucleus sampling T=0.9, p=0.8; paper §3.1.1) live in the
+    config schema only.
+    """
+
+    n_samples: int
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    seed: int
+    batch_size: int
+    dtype: str
 
     @classmethod
-    def from_config(cls, section: dict) -> "Sampling":
-        return cls(**{k: section[k] for k in asdict(cls()) if k in section})
+    def from_config(cls, generation: dict) -> "Sampling":
+        return cls(**{f.name: generation[f.name] for f in fields(cls)})
 
 
 def sample_seed(base_seed: int, lang: str, prompt_id: str, sample: int) -> int:

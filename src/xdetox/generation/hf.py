@@ -20,8 +20,10 @@ import logging
 from typing import Sequence
 
 import torch
+from tqdm.auto import tqdm
 
-from .. import XdetoxError
+from .. import XdetoxError, models
+from ..models import resolve_device, resolve_dtype
 from .base import Sampling, generation_record, note_model_load, sample_seed
 from .nucleus import draw, nucleus_sets
 
@@ -31,32 +33,11 @@ log = logging.getLogger("xdetox.generation")
 MAX_SEQUENCES = {"cpu": 256, "cuda": 2048}
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True where oneDNN has native bf16 kernels (AVX512-BF16 / AMX); elsewhere bf16 is emulated and slower than fp32."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    if name == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
-    return getattr(torch, name)
-
-
-def load_model(model_path: str, dtype: str = "auto", device: str | None = None):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    torch_dtype = resolve_dtype(dtype, dev)
-    note_model_load(model_path, "hf", dtype=str(torch_dtype).removeprefix("torch."), device=dev.type)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(dev)
-    model.eval()
-    return model, tokenizer
+def load_model(model_path: str, dtype: str, device: str | None = None):
+    """(model, tokenizer) for sampling, counted as one model load of this process."""
+    dev = resolve_device(device)
+    note_model_load(model_path, "hf", dtype=str(resolve_dtype(dtype, dev)).removeprefix("torch."), device=dev.type)
+    return models.load_model(model_path, dtype=dtype, device=dev), models.load_tokenizer(model_path)
 
 
 def _batches(lengths: list[int], prompts_per_batch: int) -> list[list[int]]:
@@ -80,15 +61,13 @@ class HFBackend:
         if self.model is None:
             self.model, self.tokenizer = load_model(model_path, sampling.dtype, self.device)
         device = next(self.model.parameters()).device
-        if self.threads and device.type == "cpu":
-            torch.set_num_threads(self.threads)
+        if device.type == "cpu":
+            models.set_threads(self.threads)
         tok = self.tokenizer
         encoded = [tok(p["text"], add_special_tokens=True)["input_ids"] for p in prompts]
         max_sequences = MAX_SEQUENCES.get(device.type, MAX_SEQUENCES["cpu"])
         per_batch = max(1, min(sampling.batch_size, max_sequences // sampling.n_samples))
         results: dict[int, list[dict]] = {}
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(prompts) * sampling.n_samples, unit="seq", desc="sampling", disable=not self.progress,
                    mininterval=5)
         batches = _batches([len(e) for e in encoded], per_batch)
@@ -122,14 +101,8 @@ class HFBackend:
     def _sample_batch(self, encoded: list[list[int]], prompts: list[dict], sampling: Sampling) -> list[list[dict]]:
         model, tok = self.model, self.tokenizer
         device = next(model.parameters()).device
-        n, width = sampling.n_samples, max(len(e) for e in encoded)
-        pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(encoded), width), dtype=torch.long)
-        for row, e in enumerate(encoded):
-            ids[row, width - len(e):] = torch.tensor(e)
-            mask[row, width - len(e):] = 1
-        ids, mask = ids.to(device), mask.to(device)
+        n, pad_id = sampling.n_samples, models.pad_id(tok)
+        ids, mask = models.left_padded(encoded, pad_id, device)
         positions = (mask.cumsum(-1) - 1).clamp_min(0)
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
         cache = out.cache
@@ -139,7 +112,7 @@ class HFBackend:
         next_pos = positions[:, -1:].repeat_interleave(n, dim=0) + 1
         seeds = [sample_seed(sampling.seed, p["lang"], p["id"], s) for p in prompts for s in range(n)]
         generators = [torch.Generator().manual_seed(s) for s in seeds]
-        eos = torch.tensor(sorted(_eos_ids(model, tok)), dtype=torch.long, device=device)
+        eos = torch.tensor(sorted(models.eos_ids(tok, model=model)), dtype=torch.long, device=device)
         finished = torch.zeros(len(seeds), dtype=torch.bool, device=device)
         steps: list[torch.Tensor] = []  # token per step, pad_id once a sequence has finished
         for step in range(sampling.max_new_tokens):
@@ -166,10 +139,3 @@ class HFBackend:
             ])
         return records
 
-
-def _eos_ids(model, tok) -> set[int]:
-    ids = model.generation_config.eos_token_id if model.generation_config is not None else None
-    if ids is None:
-        ids = tok.eos_token_id
-    ids = ids if isinstance(ids, (list, tuple)) else [ids]
-    return {int(i) for i in ids if i is not None}

@@ -1,4 +1,4 @@
-"""vLLM backend: the reference code's engine (protocol §1.5) on the merged DPO checkpoint (or the base model).
+"""vLLM backend: the reference code's engine (xg/generate/vllm_script_sample.py) on the merged DPO checkpoint (or the base model).
 
     LLM(model=..., tensor_parallel_size, gpu_memory_utilization, dtype, swap_space, seed)
     SamplingParams(n=1, temperature, top_p, max_tokens, seed=sample_seed(...)) — one request per (prompt, sample)
@@ -25,26 +25,15 @@ Version differences handled here (checked against the installed vLLM's EngineArg
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-from pathlib import Path
 from typing import Sequence
 
 from .. import XdetoxError
+from ..models import eos_ids
 from .base import Sampling, generation_record, note_model_load, sample_seed
 
 log = logging.getLogger("xdetox.generation")
-
-DEFAULTS = {
-    "tensor_parallel_size": 1,
-    "gpu_memory_utilization": 0.9,
-    "dtype": "auto",
-    "swap_space": 4,
-    "attention_backend": None,
-    "max_model_len": None,
-}
-
 
 def import_vllm():
     try:
@@ -66,25 +55,13 @@ def engine_fields(vllm) -> set[str] | None:
     return {f.name for f in dataclasses.fields(engine_args)}
 
 
-def _eos_ids(model_path: str, tokenizer) -> set[int]:
-    ids: set[int] = set()
-    for name in ("generation_config.json", "config.json"):
-        path = Path(model_path) / name
-        if path.is_file():
-            value = json.loads(path.read_text(encoding="utf-8")).get("eos_token_id")
-            ids.update(value if isinstance(value, list) else [value] if value is not None else [])
-    eos = getattr(tokenizer, "eos_token_id", None) if tokenizer is not None else None
-    if eos is not None:
-        ids.add(eos)
-    return {int(i) for i in ids}
-
-
 class VLLMBackend:
     #: all languages in one generate() call: vLLM schedules its own batches (it is not batch-invariant anyway)
     mixes_languages = True
 
-    def __init__(self, options: dict | None = None, progress: bool = True):
-        self.options = {**DEFAULTS, **{k: v for k, v in (options or {}).items() if v is not None}}
+    def __init__(self, options: dict, progress: bool = True):
+        """`options`: the config's generation.vllm section (defaults filled by the schema)."""
+        self.options = dict(options)
         self.progress = progress
         self.llm = None
         self.vllm = None
@@ -106,16 +83,16 @@ class VLLMBackend:
         else:
             log.info("vLLM %s has no swap_space (removed in 0.18); generation.vllm.swap_space is ignored",
                      getattr(self.vllm, "__version__", "?"))
-        backend = opts.get("attention_backend")
+        backend = opts["attention_backend"]
         if backend and fields is not None and "attention_backend" in fields:
             kwargs["attention_backend"] = backend
-        if opts.get("max_model_len"):
+        if opts["max_model_len"]:
             kwargs["max_model_len"] = int(opts["max_model_len"])
         return kwargs
 
     def load(self, model_path: str, seed: int) -> None:
         self.vllm = import_vllm()
-        backend = self.options.get("attention_backend")
+        backend = self.options["attention_backend"]
         if backend:
             # read by vLLM < 0.14 when the engine starts; newer releases take LLM(attention_backend=...)
             os.environ["VLLM_ATTENTION_BACKEND"] = str(backend)
@@ -127,7 +104,7 @@ class VLLMBackend:
             tokenizer = self.llm.get_tokenizer()
         except Exception:  # noqa: BLE001 - only used to find EOS ids
             tokenizer = None
-        self.eos_ids = _eos_ids(model_path, tokenizer)
+        self.eos_ids = eos_ids(tokenizer, model_dir=model_path)
 
     def requests(self, prompts: Sequence[dict], sampling: Sampling) -> tuple[list[str], list, list[int]]:
         """One request per (prompt, sample): texts, SamplingParams (n=1, own seed), seeds — prompt-major order."""

@@ -1,4 +1,4 @@
-"""Mechanistic interpretability of toxicity in MLP value vectors (paper §4, protocol §3), for any supported family.
+"""Mechanistic interpretability of toxicity in MLP value vectors (paper §4), for any supported family.
 
 - `adapters`: where each architecture keeps its MLP neurons, value vectors and unembedding; PyTorch hooks.
 - `probe`: the linear toxicity probe w_toxic on the mean-pooled last hidden state.

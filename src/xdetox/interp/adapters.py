@@ -1,6 +1,6 @@
 """Where each architecture keeps its MLP neurons, value vectors and unembedding — one small adapter per family.
 
-The paper's decomposition (protocol §3, Framework): MLP(x) = W_down a(x) = Σ_j a_j · w_down_j, where the activation
+The paper's decomposition (§4.1): MLP(x) = W_down a(x) = Σ_j a_j · w_down_j, where the activation
 a(x) is the input of the down projection and the value vector w_down_j is the j-th column of W_down (in d_model).
 The activation is read (and edited) with a forward pre-hook on the down projection, so it is exactly what the down
 projection multiplies, whatever comes before it:

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import torch
 
+from .. import models
 from .adapters import MLPAdapter, Neuron
 
 
@@ -28,14 +29,6 @@ class GreedyResult:
     activations: torch.Tensor | None
 
 
-def eos_ids(model, tokenizer) -> set[int]:
-    ids = getattr(model.generation_config, "eos_token_id", None) if getattr(model, "generation_config", None) else None
-    if ids is None:
-        ids = tokenizer.eos_token_id
-    ids = ids if isinstance(ids, (list, tuple)) else [ids]
-    return {int(i) for i in ids if i is not None}
-
-
 def _accepts_position_ids(model) -> bool:
     return "position_ids" in inspect.signature(model.forward).parameters
 
@@ -45,7 +38,7 @@ def _device(model) -> torch.device:
 
 
 @torch.inference_mode()
-def greedy_generate(model, tokenizer, texts: Sequence[str], n_tokens: int, batch_size: int = 16,
+def greedy_generate(model, tokenizer, texts: Sequence[str], n_tokens: int, batch_size: int,
                     adapter: MLPAdapter | None = None, neurons: Sequence[Neuron] | None = None) -> GreedyResult:
     """Greedy continuations of `texts` (n_tokens steps each); with `neurons`, their activation at each step."""
     if neurons is not None and adapter is None:
@@ -54,7 +47,7 @@ def greedy_generate(model, tokenizer, texts: Sequence[str], n_tokens: int, batch
     order = sorted(range(len(texts)), key=lambda i: (len(encoded[i]), i))
     token_ids: list[list[int] | None] = [None] * len(texts)
     acts = torch.zeros(len(texts), n_tokens, len(neurons)) if neurons is not None else None
-    stop = eos_ids(model, tokenizer)
+    stop = models.eos_ids(tokenizer, model=model)
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
         ids, batch_acts = _greedy_batch(model, tokenizer, [encoded[i] for i in batch], n_tokens, adapter, neurons)
@@ -70,15 +63,7 @@ def greedy_generate(model, tokenizer, texts: Sequence[str], n_tokens: int, batch
 
 
 def _greedy_batch(model, tokenizer, encoded: list[list[int]], n_tokens: int, adapter, neurons):
-    device = _device(model)
-    width = max(len(e) for e in encoded)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(encoded), width), dtype=torch.long)
-    for row, e in enumerate(encoded):
-        ids[row, width - len(e):] = torch.tensor(e, dtype=torch.long)
-        mask[row, width - len(e):] = 1
-    ids, mask = ids.to(device), mask.to(device)
+    ids, mask = models.left_padded(encoded, models.pad_id(tokenizer), _device(model))
     use_pos = _accepts_position_ids(model)
     positions = (mask.cumsum(-1) - 1).clamp_min(0)
     extra = {"position_ids": positions} if use_pos else {}

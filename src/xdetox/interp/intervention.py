@@ -13,21 +13,19 @@ decoding step; decoding is greedy.
 
 from __future__ import annotations
 
-import csv
 import logging
-from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..io import atomic_open, write_jsonl, write_text
-from .adapters import MLPAdapter, Neuron, caption_note
+from .. import models
+from .adapters import MLPAdapter, Neuron
 from .greedy import greedy_generate
-from .value_vectors import load_for_interp, prompt_texts, read_value_vectors, selected_neurons
+from .value_vectors import selected_neurons
 
 log = logging.getLogger("xdetox.interp")
 
 
 def continue_with_offset(model, tokenizer, adapter: MLPAdapter, texts: Sequence[str], neurons: Sequence[Neuron],
-                         offset: float, n_tokens: int, batch_size: int = 16) -> list[str]:
+                         offset: float, n_tokens: int, batch_size: int) -> list[str]:
     return _greedy_with_offset(model, tokenizer, adapter, texts, neurons, offset, n_tokens, batch_size).texts
 
 
@@ -44,7 +42,7 @@ def distinct_1(token_ids: Sequence[int], stop: set[int]) -> float:
 
 
 def table5(model, tokenizer, adapter: MLPAdapter, prompts: Mapping[str, str], neurons: Sequence[Neuron],
-           offsets: Sequence[float] = (0, 5), max_new_tokens: int = 10) -> list[dict]:
+           offsets: Sequence[float], max_new_tokens: int) -> list[dict]:
     langs, texts = list(prompts), list(prompts.values())
     rows = []
     for offset in offsets:
@@ -53,57 +51,19 @@ def table5(model, tokenizer, adapter: MLPAdapter, prompts: Mapping[str, str], ne
     return rows
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def table5_markdown(rows: list[dict], neurons: Sequence[Neuron], offsets: Sequence[float], label: str, note: str) -> str:
-    by_prompt: dict[tuple[str, str], dict] = {}
-    for r in rows:
-        by_prompt.setdefault((r["lang"], r["prompt"]), {})[r["offset"]] = r["continuation"]
-    who = f"{label}: " if label else ""
-    group = ", ".join(f"({l},{n})" for l, n in neurons) or "none"
-    lines = [f"# Table 5 analogue — {who}causal intervention", "",
-             f"Greedy continuations with an offset γ added to the activations of neurons {group} at every position.", ""]
-    if note:
-        lines += [note, ""]
-    lines += ["| Lang | Prompt | " + " | ".join(f"Generation (γ = {o:g})" for o in offsets) + " |",
-              "|---|---|" + "---|" * len(offsets)]
-    for (lang, prompt), conts in by_prompt.items():
-        lines.append(f"| {lang} | {_md(prompt)} | " + " | ".join(_md(conts[o]) for o in offsets) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def table5_neurons(rows: list[dict], t5: dict) -> list[Neuron]:
-    if t5.get("neurons"):
+    if t5["neurons"]:
         return [tuple(n) for n in t5["neurons"]]
     return selected_neurons(rows, t5["group_size"])
 
 
-def table5_step(model_dir: str, value_vectors_csv: str, out_csv: str, out_md: str, interpret: dict, label: str = "",
-                dtype: str = "float32", family: str | None = None, threads: int | None = None) -> list[dict]:
-    model, tokenizer, adapter = load_for_interp(model_dir, dtype, family, threads)
-    t5 = interpret["table5"]
-    neurons = adapter.check(table5_neurons(read_value_vectors(value_vectors_csv), t5))
-    offsets = [0, t5["offset"]]
-    rows = table5(model, tokenizer, adapter, t5["prompts"], neurons, offsets, t5["max_new_tokens"])
-    with atomic_open(out_csv) as handle:
-        writer = csv.DictWriter(handle, fieldnames=["lang", "prompt", "offset", "continuation"])
-        writer.writeheader()
-        writer.writerows(rows)
-    write_text(out_md, table5_markdown(rows, neurons, offsets, label, caption_note(adapter)))
-    return rows
-
-
 def figure2_sweep(model, tokenizer, adapter: MLPAdapter, prompts_by_lang: Mapping[str, list[str]],
-                  neurons: Sequence[Neuron], offsets: Sequence[float], scorer, n_tokens: int = 20,
-                  batch_size: int = 16) -> tuple[list[dict], list[dict]]:
+                  neurons: Sequence[Neuron], offsets: Sequence[float], scorer, n_tokens: int,
+                  batch_size: int) -> tuple[list[dict], list[dict]]:
     """Average toxicity per (offset, language) plus the per-offset mean over languages; and the generations."""
-    from .greedy import eos_ids
-
     langs = list(prompts_by_lang)
     flat = [(lang, i, text) for lang in langs for i, text in enumerate(prompts_by_lang[lang])]
-    stop = eos_ids(model, tokenizer)
+    stop = models.eos_ids(tokenizer, model=model)
     rows, generations = [], []
     for offset in offsets:
         result = _greedy_with_offset(model, tokenizer, adapter, [t for _, _, t in flat], neurons, offset, n_tokens,
@@ -128,54 +88,3 @@ def figure2_sweep(model, tokenizer, adapter: MLPAdapter, prompts_by_lang: Mappin
     return rows, generations
 
 
-def plot_figure2(rows: list[dict], out_png: str | Path, title: str, note: str = "") -> None:
-    from ..report.figures import _plt, finish
-
-    plt = _plt()
-    offsets = sorted({r["offset"] for r in rows})
-    langs = [l for l in dict.fromkeys(r["lang"] for r in rows) if l != "average"]
-    fig, (ax, ax_d) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
-    for axis, key, ylabel, per_label in ((ax, "avg_toxicity", "Average Toxicity", "Per-language Toxicity"),
-                                         (ax_d, "distinct_1", "Distinct-1", "Per-language Distinct-1")):
-        value = {(r["offset"], r["lang"]): r[key] for r in rows}
-        for i, lang in enumerate(langs):
-            ys = [value[(o, lang)] for o in offsets]
-            axis.plot(offsets, ys, color="#9ecae1", lw=1, alpha=0.8, label=per_label if i == 0 else None)
-        axis.plot(offsets, [value[(o, "average")] for o in offsets], color="#d62728", lw=2.5, marker="o",
-                  label="Average")
-        axis.set_ylabel(ylabel)
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
-    ax_d.set_xlabel("Offset")
-    ax_d.set_xticks(offsets)
-    ax_d.set_title("Degeneration check: distinct tokens / tokens per continuation", fontsize=8)
-    ax.set_title(title, fontsize=9)
-    finish(fig, out_png, note)
-
-
-def figure2_step(model_dir: str, value_vectors_csv: str, prompt_paths: Mapping[str, str], out_csv: str, out_png: str,
-                 out_generations: str, interpret: dict, scorer_name: str, scoring: dict, label: str = "",
-                 dtype: str = "float32", family: str | None = None, threads: int | None = None) -> list[dict]:
-    from ..scoring.registry import open_cached_scorer
-
-    model, tokenizer, adapter = load_for_interp(model_dir, dtype, family, threads)
-    neurons = selected_neurons(read_value_vectors(value_vectors_csv))
-    prompts = {lang: prompt_texts(path, interpret.get("figures_max_prompts")) for lang, path in prompt_paths.items()}
-    offsets = interpret["figure2"]["offsets"]
-    scorer = open_cached_scorer(scorer_name, scoring)
-    try:
-        rows, generations = figure2_sweep(model, tokenizer, adapter, prompts, neurons, offsets, scorer,
-                                          interpret["n_tokens"], interpret["batch_size"])
-    finally:
-        scorer.close()
-    with atomic_open(out_csv) as handle:
-        writer = csv.DictWriter(handle, fieldnames=["offset", "lang", "avg_toxicity", "distinct_1", "n"])
-        writer.writeheader()
-        writer.writerows(rows)
-    write_jsonl(out_generations, generations)
-    n_prompts = max(len(p) for p in prompts.values())
-    who = f"{label}: " if label else ""
-    title = (f"{who}offset on all {len(neurons)} actual sources of toxicity; greedy, {interpret['n_tokens']} tokens, "
-             f"≤{n_prompts} prompts/lang; scorer: {scorer_name}")
-    plot_figure2(rows, out_png, title, caption_note(adapter))
-    return rows

@@ -1,7 +1,7 @@
-"""Dist-1/2/3 of each prompt's continuations, as the reference defines them (protocol §1.7, §6 item 9).
+"""Dist-1/2/3 of each prompt's continuations, as the reference defines them (paper §3.1.2; reference:
+xg/eval/metric_diversity.py — the paper only says "proportion of distinct n-grams").
 
-Reference: xg/eval/metric_diversity.py. For one prompt's generations (empty strings dropped — whitespace-only ones
-are kept, as there): each generation is tokenized with the evaluation tokenizer (paper: google/mt5-xl, special tokens
+For one prompt's generations (empty strings dropped — whitespace-only ones are kept, as there): each generation is tokenized with the evaluation tokenizer (paper: google/mt5-xl, special tokens
 added as the tokenizer does by default), every token id is decoded on its own with `skip_special_tokens=True`, empty
 pieces are dropped, and
     Dist-n = #distinct n-grams over all the prompt's generations / total number of (unigram) tokens,
@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .. import XdetoxError
+from ..stats import percentile_bootstrap
 
 KEYS = ("dist1", "dist2", "dist3")
 
@@ -86,7 +87,7 @@ def per_prompt_records(records: Iterable[dict], tokenizer) -> list[dict]:
     return out
 
 
-def summarize(prompt_records: Sequence[dict], n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
+def summarize(prompt_records: Sequence[dict], n_boot: int, ci: float, seed: int) -> dict:
     """Mean Dist-1/2/3 over prompts (and the std over prompts, as the reference prints), with bootstrap CIs."""
     used = [r for r in prompt_records if r["dist1"] is not None]
     if not used:
@@ -97,16 +98,15 @@ def summarize(prompt_records: Sequence[dict], n_boot: int = 1000, ci: float = 0.
         result[key] = float(mat[:, j].mean())
         result[f"{key}_std"] = float(mat[:, j].std())
     if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        idx = rng.integers(0, mat.shape[0], size=(n_boot, mat.shape[0]))
-        boot = mat[idx].mean(axis=1)  # n_boot × 3
-        lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
-        result["ci"] = {key: [float(np.percentile(boot[:, j], lo)), float(np.percentile(boot[:, j], hi))]
-                        for j, key in enumerate(KEYS)}
+        def resampled(idx: np.ndarray) -> dict[str, np.ndarray]:
+            boot = mat[idx].mean(axis=1)  # n_boot × 3
+            return {key: boot[:, j] for j, key in enumerate(KEYS)}
+
+        result["ci"] = percentile_bootstrap(mat.shape[0], resampled, n_boot, ci, seed)
         result["ci_level"], result["n_boot"] = ci, n_boot
     return result
 
 
-def diversity_metrics(records: Iterable[dict], tokenizer, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
+def diversity_metrics(records: Iterable[dict], tokenizer, n_boot: int, ci: float, seed: int) -> dict:
     """Per-language Dist-1/2/3 of generation records {prompt_id, text}: per prompt, then the mean over prompts."""
     return summarize(per_prompt_records(records, tokenizer), n_boot, ci, seed)

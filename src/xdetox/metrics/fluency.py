@@ -1,4 +1,4 @@
-"""Perplexity of each continuation conditioned on its prompt: Table 2's PPL column and Figure 10 (protocol §1.7).
+"""Perplexity of each continuation conditioned on its prompt: Table 2's PPL column and Figure 10 (paper §3.1.2, App. B).
 
 Two modes, chosen by `evaluation.fluency.mode`:
 
@@ -7,8 +7,9 @@ Two modes, chosen by `evaluation.fluency.mode`:
   the decoder labels; the loss is the mean over all n label tokens, the tokenizer's EOS included), then
   ``loss = (L(full)·(n_full−1) − L(prompt)·(n_prompt−1)) / (n_full − n_prompt)`` with full = prompt + continuation,
   ``ppl = exp(loss)``, kept only if ``ppl < max_ppl`` (1e4); empty or whitespace-only continuations are skipped.
-  This is not a conditional perplexity (protocol §6 item 8: the encoder sees the continuation, and the (n−1) counts
-  do not match the n-token mean) — it is what the paper's numbers measure.
+  This is not a conditional perplexity (the encoder sees the continuation, and the (n−1) counts do not match the
+  n-token mean; the paper describes "perplexity … conditioned on the prompts") — it is what the paper's numbers
+  measure.
 - ``causal`` is the standard conditional perplexity under a causal LM:
   ``ppl = exp(−(1/m) Σ_t log p(y_t | prompt, y_<t))`` over the m tokens of prompt + continuation that follow the
   longest common prefix with the prompt's own tokens (normally exactly the continuation's tokens). The prompt is run
@@ -27,8 +28,10 @@ from collections import OrderedDict
 from typing import Iterable, Sequence
 
 import numpy as np
+import torch
 
-from .. import XdetoxError
+from .. import XdetoxError, models
+from ..stats import percentile_bootstrap
 
 log = logging.getLogger("xdetox.fluency")
 
@@ -42,34 +45,28 @@ def usable(text: str | None) -> bool:
     return bool(text) and bool(text.strip())
 
 
-def load_evaluator(path: str, mode: str, dtype: str = "float32", device: str | None = None):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
-
+def load_evaluator(path: str, mode: str, dtype: str, device: str | None = None, threads: int | None = None):
+    """(model, tokenizer): a seq2seq evaluator for `reference` mode, a causal LM for `causal` mode."""
     if mode not in MODES:
         raise XdetoxError(f"evaluation.fluency.mode: unknown mode {mode!r}; choose from {', '.join(MODES)}")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    cls = AutoModelForSeq2SeqLM if mode == "reference" else AutoModelForCausalLM
+    tokenizer = models.load_tokenizer(path)
     try:
-        model = cls.from_pretrained(path, dtype=getattr(torch, dtype)).to(dev)
+        model = models.load_model(path, "seq2seq" if mode == "reference" else "causal", dtype=dtype, device=device,
+                                  threads=threads)
     except ValueError as err:
         kind = "a seq2seq (encoder-decoder) model such as google/mt5-xl" if mode == "reference" else "a causal LM"
         raise XdetoxError(f"evaluation.fluency: mode {mode!r} needs {kind}; {path!r} is not one ({err})") from None
-    model.eval()
     return model, tokenizer
 
 
 # ---------------------------------------------------------------------------------------------------- reference mode
 
-def seq2seq_self_losses(model, tokenizer, texts: Sequence[str], batch_size: int = 8) -> dict[str, tuple[float, int]]:
+def seq2seq_self_losses(model, tokenizer, texts: Sequence[str], batch_size: int) -> dict[str, tuple[float, int]]:
     """For each text: (``model(ids, labels=ids).loss``, n = len(ids)), batched with right padding.
 
     The loss of a padded row is the mean token cross-entropy over its own n labels, which is what the reference's
     unbatched call returns (padding is masked in the encoder and comes after every label in the causal decoder).
     """
-    import torch
-
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     unique = list(OrderedDict.fromkeys(texts))
@@ -99,8 +96,7 @@ def seq2seq_self_losses(model, tokenizer, texts: Sequence[str], batch_size: int 
     return result
 
 
-def reference_perplexities(model, tokenizer, records: Sequence[dict], batch_size: int = 8,
-                           max_ppl: float = 1e4) -> list[dict]:
+def reference_perplexities(model, tokenizer, records: Sequence[dict], batch_size: int, max_ppl: float) -> list[dict]:
     """One result per record (same order): the reference's perplexity, or `ppl: None` with the reason it was dropped."""
     texts = []
     for r in records:
@@ -149,12 +145,9 @@ def split_ids(tokenizer, prompt: str, text: str) -> tuple[list[int], list[int]]:
     return context, target
 
 
-def causal_perplexities(model, tokenizer, records: Sequence[dict], batch_size: int = 32,
-                        max_ppl: float = 1e4) -> list[dict]:
+def causal_perplexities(model, tokenizer, records: Sequence[dict], batch_size: int, max_ppl: float) -> list[dict]:
     """One result per record (same order): conditional perplexity; each prompt is run once and its KV cache serves
     all its continuations. Several prompts share a forward pass (contexts left-padded, continuations right-padded)."""
-    import torch
-
     results = [_result(r) for r in records]
     groups: "OrderedDict[tuple, list[tuple[int, list[int]]]]" = OrderedDict()
     for i, r in enumerate(records):
@@ -187,8 +180,6 @@ def causal_perplexities(model, tokenizer, records: Sequence[dict], batch_size: i
 
 def _score_batch(model, tokenizer, units, results, max_ppl) -> None:
     """Score the continuations of several contexts: one pass over the contexts, one over all continuations."""
-    import torch
-
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     takes_positions = "position_ids" in inspect.signature(model.forward).parameters
@@ -272,8 +263,9 @@ def midpoint(values, q: float) -> float:
     return float(np.percentile(values, q, method="midpoint"))
 
 
-def summarize(results: Iterable[dict], n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
-    """Median (the reference's midpoint percentile), Q1, Q3, mean over kept values; bootstrap CI of the median."""
+def summarize(results: Iterable[dict], n_boot: int, ci: float, seed: int) -> dict:
+    """Median (the reference's midpoint percentile), Q1, Q3, mean over kept values; bootstrap CI of the median
+    over prompts (each resample pools the kept values of the resampled prompts)."""
     results = list(results)
     kept = [r["ppl"] for r in results if r["ppl"] is not None]
     dropped: dict[str, int] = {}
@@ -293,14 +285,15 @@ def summarize(results: Iterable[dict], n_boot: int = 1000, ci: float = 0.95, see
             if r["ppl"] is not None:
                 by_prompt[str(r["prompt_id"])].append(r["ppl"])
         groups = [np.array(v) for v in by_prompt.values()]
-        rng = np.random.default_rng(seed)
-        idx = rng.integers(0, len(groups), size=(n_boot, len(groups)))
-        medians = []
-        for b in range(n_boot):
-            pooled = np.concatenate([groups[i] for i in idx[b]])
-            if pooled.size:
-                medians.append(np.percentile(pooled, 50, method="midpoint"))
-        lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
-        summary["ci"] = {"median": [float(np.percentile(medians, lo)), float(np.percentile(medians, hi))]}
+
+        def resampled(idx: np.ndarray) -> dict[str, list[float]]:
+            medians = []
+            for rows in idx:
+                pooled = np.concatenate([groups[i] for i in rows])
+                if pooled.size:  # a resample of prompts without kept values has no median
+                    medians.append(np.percentile(pooled, 50, method="midpoint"))
+            return {"median": medians}
+
+        summary["ci"] = percentile_bootstrap(len(groups), resampled, n_boot, ci, seed)
         summary["ci_level"], summary["n_boot"] = ci, n_boot
     return summary

@@ -1,36 +1,16 @@
-"""Per-language bar charts: Figure 1 (mGPT) and Figures 5–9 (other models), pre vs post DPO, with 95% CIs."""
+"""The evaluation's figures: Figure 1 (mGPT) and 5–9 (other models) per language, Figure 1 averaged over DPO seeds,
+Figure 10 (perplexity distributions), 11 (learning-rate sweep) and 12 (full fine-tuning vs (Q)LoRA)."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_path
+from ..io import atomic_open
 from ..languages import short_label
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save(fig, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=130, bbox_inches="tight")
-
-
-def finish(fig, out: str | Path, note: str | None = None) -> None:
-    """Add an optional footnote under the axes, lay out, save atomically and free the figure."""
-    if note:
-        fig.text(0.01, -0.02, note, fontsize=6.5, wrap=True, va="top")
-    fig.tight_layout()
-    save(fig, out)
-    _plt().close(fig)
+from .render import plt, save_figure
 
 
 def grouped_bars(ax, langs, series: dict[str, list[dict]], key: str, colors=("#d62728", "#1f77b4", "#2ca02c")):
@@ -52,7 +32,6 @@ def grouped_bars(ax, langs, series: dict[str, list[dict]], key: str, colors=("#d
 
 def figure1(label: str, langs: list[str], base: list[dict], dpo: list[dict], out: str | Path, scorer: str) -> None:
     """(a) probability of toxic continuations, (b) expected maximum toxicity; bars = Pre / Post DPO, whiskers = 95% CI."""
-    plt = _plt()
     fig, axes = plt.subplots(2, 1, figsize=(max(6, 0.55 * len(langs) + 2), 6.5), sharex=True)
     series = {"Pre DPO": base, "Post DPO": dpo}
     grouped_bars(axes[0], langs, series, "tox_prob")
@@ -64,9 +43,7 @@ def figure1(label: str, langs: list[str], base: list[dict], dpo: list[dict], out
     axes[0].legend()
     n = base[0].get("n_prompts")
     fig.suptitle(f"{label}: English DPO, per language (scorer: {scorer}; {n} prompts/lang; 95% bootstrap CI)", fontsize=10)
-    fig.tight_layout()
-    save(fig, out)
-    plt.close(fig)
+    save_figure(fig, out)
 
 
 def _seed_series(seed_runs: dict, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +57,6 @@ def figure1_seeds(label: str, langs: list[str], base: list[dict], seed_runs: dic
                   scorer: str) -> None:
     """Figure 1 as printed (mGPT, 'averaged over 5 seeds'): Post DPO = mean over DPO seeds, whiskers = std across
     seeds; Pre DPO = the single base run with its 95% bootstrap CI."""
-    plt = _plt()
     fig, axes = plt.subplots(2, 1, figsize=(max(6, 0.55 * len(langs) + 2), 6.5), sharex=True)
     x = np.arange(len(langs))
     width = 0.4
@@ -106,9 +82,7 @@ def figure1_seeds(label: str, langs: list[str], base: list[dict], seed_runs: dic
     seeds = ", ".join(str(s) for s in seed_runs)
     fig.suptitle(f"{label}: English DPO averaged over seeds {seeds} (scorer: {scorer}; {base[0].get('n_prompts')} prompts/lang)",
                  fontsize=10)
-    fig.tight_layout()
-    save(fig, out)
-    plt.close(fig)
+    save_figure(fig, out)
 
 
 def figure10(label: str, langs: list[str], values: dict[str, dict[str, list[float]]], out: str | Path,
@@ -117,7 +91,6 @@ def figure10(label: str, langs: list[str], values: dict[str, dict[str, list[floa
 
     `values`: stage name ("Pre DPO", "Post DPO") → lang → kept per-continuation perplexities.
     """
-    plt = _plt()
     names = list(values)
     colors = ("#d62728", "#1f77b4", "#2ca02c")
     fig, axes = plt.subplots(2, 1, figsize=(max(7, 0.7 * len(langs) + 2), 7.5), sharex=True)
@@ -150,17 +123,23 @@ def figure10(label: str, langs: list[str], values: dict[str, dict[str, list[floa
     axes[1].set_xticks(x)
     axes[1].set_xticklabels([short_label(lang) for lang in langs])
     fig.suptitle(f"{label}: perplexity of continuations per language\n({evaluator})", fontsize=10)
-    fig.tight_layout()
-    save(fig, out)
-    plt.close(fig)
+    save_figure(fig, out)
 
 
-def figure11(label: str, points: list[dict], base: dict, out: str | Path, scorer: str, evaluator: str | None) -> None:
+def figure11(label: str, points: list[dict], base: dict, out: str | Path, csv_out: str | Path, scorer: str,
+             evaluator: str | None) -> None:
     """EMT and perplexity (averages over languages) against the DPO learning rate; base model as dashed lines.
 
-    `points`: [{lr, emt, ppl}] sorted by lr; `base`: {emt, ppl}. ppl may be None (fluency disabled).
+    `points`: [{lr, stage, emt, tox_prob, avg_tox, ppl}] sorted by lr; `base`: the base stage's Table 2 row. ppl may
+    be None (fluency disabled). The values are also written as CSV (the base row first, without a learning rate).
     """
-    plt = _plt()
+    with atomic_open(csv_out) as handle:
+        writer = csv.DictWriter(handle, fieldnames=["lr", "stage", "emt", "tox_prob", "avg_tox", "ppl"])
+        writer.writeheader()
+        writer.writerow({"lr": "", "stage": "base", **{k: base.get(k, "") for k in ("emt", "tox_prob", "avg_tox")},
+                         "ppl": base.get("ppl", "")})
+        for p in points:
+            writer.writerow({k: ("" if v is None else v) for k, v in p.items()})
     lrs = [p["lr"] for p in points]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(lrs, [p["emt"] for p in points], "o-", color="#d62728", label="EMT (post DPO)")
@@ -181,14 +160,23 @@ def figure11(label: str, points: list[dict], base: dict, out: str | Path, scorer
     ax.grid(alpha=0.3)
     note = f"\n{evaluator}" if evaluator else ""
     ax.set_title(f"{label}: learning-rate sweep (scorer: {scorer}){note}", fontsize=9)
-    fig.tight_layout()
-    save(fig, out)
-    plt.close(fig)
+    save_figure(fig, out)
 
 
-def figure12(label: str, langs: list[str], series: dict[str, list[dict]], out: str | Path, scorer: str) -> None:
-    """Full fine-tuning vs (Q)LoRA per language: toxicity probability and EMT, pre DPO and both DPO runs, 95% CIs."""
-    plt = _plt()
+def figure12(label: str, langs: list[str], series: dict[str, list[dict]], out: str | Path, csv_out: str | Path,
+             scorer: str) -> None:
+    """Full fine-tuning vs (Q)LoRA per language: toxicity probability and EMT, pre DPO and both DPO runs, 95% CIs.
+
+    `series`: legend label → per-language metrics; the values are also written as CSV.
+    """
+    with atomic_open(csv_out) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["lang", "run", "emt", "tox_prob", "avg_tox", "emt_lo", "emt_hi", "tox_prob_lo", "tox_prob_hi"])
+        for name, metrics in series.items():
+            for m in metrics:
+                ci = m.get("ci", {})  # no intervals when evaluation.bootstrap.n is 0
+                writer.writerow([short_label(m["lang"]), name, m["emt"], m["tox_prob"], m["avg_tox"],
+                                 *ci.get("emt", [None, None]), *ci.get("tox_prob", [None, None])])
     fig, axes = plt.subplots(2, 1, figsize=(max(6, 0.65 * len(langs) + 2), 6.5), sharex=True)
     grouped_bars(axes[0], langs, series, "tox_prob", colors=("#7f7f7f", "#1f77b4", "#ff7f0e"))
     axes[0].set_ylabel("Probability")
@@ -198,6 +186,4 @@ def figure12(label: str, langs: list[str], series: dict[str, list[dict]], out: s
     axes[1].set_title("(b) Expected maximum toxicity")
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{label}: full fine-tuning vs parameter-efficient DPO (scorer: {scorer}; 95% bootstrap CI)", fontsize=10)
-    fig.tight_layout()
-    save(fig, out)
-    plt.close(fig)
+    save_figure(fig, out)

@@ -1,7 +1,7 @@
-"""The paper's Table 2 (protocol §2, Table 2): 17-language averages before and after English DPO.
+"""The paper's Table 2 (Table 2): 17-language averages before and after English DPO.
 
 Toxicity scored with Perspective API; PPL = mean over languages of the median perplexity under mT5-XL in the
-reference code's computation (protocol §1.7, §6 item 8); Dist-n as in xg/eval/metric_diversity.py (§6 item 9).
+reference code's computation (xg/eval/metric_perplexity.py); Dist-n as in xg/eval/metric_diversity.py.
 ToxProb is stored as a fraction (the paper prints percentages).
 """
 

@@ -1,9 +1,5 @@
-"""Tables 1 and 2: CSV for machines, Markdown for people, LaTeX for the paper's Table 2.
-
-Table 2 averages each metric over languages (the paper's aggregation, protocol §1.7): EMT, ToxProb and AvgTox are
-means of the per-language values; PPL is the mean of the per-language *median* perplexities ("averaged median
-perplexity"); Dist-n is the mean of the per-language means over prompts.
-"""
+"""Tables 1 and 2, the seed summary and the comparison with the paper: CSV for machines, Markdown for people,
+LaTeX for the paper's Table 2. The values are computed by xdetox.metrics.aggregate; these functions only render."""
 
 from __future__ import annotations
 
@@ -12,11 +8,12 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
-from .. import XdetoxError
-from ..io import atomic_open, write_text
+from ..io import atomic_open, write_csv, write_text
 from ..languages import short_label
+from ..metrics.aggregate import seed_summary
+from .paper_numbers import COLUMNS as PAPER_COLUMNS
+from .paper_numbers import PAPER_TABLE2
+from .render import md_cell
 
 TOXICITY_COLUMNS = (("emt", "EMT", "{:.3f}"), ("tox_prob", "ToxProb", "{:.1%}"), ("avg_tox", "AvgTox", "{:.3f}"))
 FLUENCY_COLUMNS = (("ppl", "PPL", "{:.2f}"),)
@@ -25,34 +22,6 @@ ALL_COLUMNS = TOXICITY_COLUMNS + FLUENCY_COLUMNS + DIVERSITY_COLUMNS
 #: ↓ lower is better, ↑ higher is better (the paper's column directions)
 DIRECTION = {"emt": "↓", "tox_prob": "↓", "avg_tox": "↓", "ppl": "↓", "dist1": "↑", "dist2": "↑", "dist3": "↑"}
 STAGE_NAMES = {"base": "Before", "dpo": "After"}
-
-
-def check_languages(metrics: list[dict], langs: list[str], stage: str) -> None:
-    got = [m["lang"] for m in metrics]
-    if got != list(langs):
-        missing = sorted(set(langs) - set(got))
-        raise XdetoxError(f"stage {stage}: metrics for languages {got} do not match the configured {langs} (missing {missing})")
-
-
-def average_row(metrics: list[dict], keys=("emt", "tox_prob", "avg_tox")) -> dict[str, float]:
-    """The paper's aggregation: the mean of the per-language values (protocol §1.7, Table 2)."""
-    return {k: float(np.mean([m[k] for m in metrics])) for k in keys}
-
-
-def _mean_defined(values) -> float | None:
-    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return float(np.mean(values)) if values else None
-
-
-def stage_row(metrics: list[dict], fluency: list[dict] | None = None, diversity: list[dict] | None = None) -> dict:
-    """Table 2 values of one stage: toxicity means, mean of per-language median PPLs, mean Dist-n."""
-    row = average_row(metrics)
-    if fluency is not None:
-        row["ppl"] = _mean_defined(f.get("median") for f in fluency)
-    if diversity is not None:
-        for key in ("dist1", "dist2", "dist3"):
-            row[key] = _mean_defined(d.get(key) for d in diversity)
-    return row
 
 
 def fmt(value, spec: str) -> str:
@@ -129,38 +98,25 @@ def read_rows_csv(path) -> list[dict]:
     return rows
 
 
-def table2(label: str, stage_metrics: dict[str, list[dict]], langs: list[str], csv_out: str | Path,
-           md_out: str | Path, per_lang_out: str | Path | None = None, scorer: str = "",
-           fluency: dict[str, list[dict]] | None = None, diversity: dict[str, list[dict]] | None = None,
-           tex_out: str | Path | None = None, notes: Sequence[str] = ()) -> list[dict]:
-    """Write Table 2 rows (one per stage) and, optionally, the per-language values behind them.
-
-    Without `fluency` / `diversity` (stage → per-language summaries) only the toxicity columns are written.
-    """
-    rows = []
-    for stage, metrics in stage_metrics.items():
-        check_languages(metrics, langs, stage)
-        flu = fluency.get(stage) if fluency else None
-        div = diversity.get(stage) if diversity else None
-        if flu is not None:
-            check_languages(flu, langs, f"{stage} (fluency)")
-        if div is not None:
-            check_languages(div, langs, f"{stage} (diversity)")
-        rows.append({"model": label, "stage": stage, "n_languages": len(metrics), **stage_row(metrics, flu, div)})
+def table2(rows: Sequence[dict], n_languages: int, csv_out: str | Path, md_out: str | Path, tex_out: str | Path,
+           scorer: str, notes: Sequence[str] = ()) -> None:
+    """One model's Table 2 (rows from xdetox.metrics.aggregate.table2_rows); only the toxicity columns when fluency
+    and diversity are disabled."""
     columns = columns_for(rows)
-    write_rows_csv(csv_out, rows, columns)
     parts = "toxicity columns" if len(columns) == len(TOXICITY_COLUMNS) else "toxicity, fluency and diversity"
-    caption = (f"Table 2 ({parts}): averages over {len(langs)} languages before and after English DPO; "
+    caption = (f"Table 2 ({parts}): averages over {n_languages} languages before and after English DPO; "
                f"toxicity scorer `{scorer}`.")
+    _write_table2(rows, columns, caption, notes, csv_out, md_out, tex_out)
+
+
+def _write_table2(rows, columns, caption, notes, csv_out, md_out, tex_out) -> None:
+    write_rows_csv(csv_out, rows, columns)
     write_text(md_out, markdown_table(rows, columns, caption, notes))
-    if tex_out:
-        write_text(tex_out, latex_table(rows, columns, caption.replace("`", "")))
-    if per_lang_out:
-        write_per_language(per_lang_out, stage_metrics, fluency, diversity)
-    return rows
+    write_text(tex_out, latex_table(rows, columns, caption.replace("`", "")))
 
 
-def write_per_language(path, stage_metrics, fluency=None, diversity=None) -> None:
+def per_language(path, stage_metrics, fluency=None, diversity=None) -> None:
+    """The per-language values behind Table 2, with the bootstrap intervals of the toxicity metrics."""
     keys = [k for k, _, _ in TOXICITY_COLUMNS]
     extra = (["ppl_median", "ppl_q1", "ppl_q3", "ppl_n"] if fluency else []) + (
         ["dist1", "dist2", "dist3"] if diversity else [])
@@ -170,15 +126,15 @@ def write_per_language(path, stage_metrics, fluency=None, diversity=None) -> Non
                          *extra])
         for stage, metrics in stage_metrics.items():
             for i, m in enumerate(metrics):
-                ci = m.get("ci", {})
+                ci = m.get("ci", {})  # no intervals when evaluation.bootstrap.n is 0
                 row = [short_label(m["lang"]), stage, m["n_prompts"], *[m[k] for k in keys],
                        *[ci.get(k, [None, None])[0] for k in keys], *[ci.get(k, [None, None])[1] for k in keys]]
                 if fluency:
                     f = fluency[stage][i]
-                    row += [f.get("median"), f.get("q1"), f.get("q3"), f.get("n_kept")]
+                    row += [f["median"], f["q1"], f["q3"], f["n_kept"]]
                 if diversity:
                     d = diversity[stage][i]
-                    row += [d.get("dist1"), d.get("dist2"), d.get("dist3")]
+                    row += [d["dist1"], d["dist2"], d["dist3"]]
                 writer.writerow(row)
 
 
@@ -187,35 +143,19 @@ def table2_all(model_rows: Sequence[Sequence[dict]], csv_out, md_out, tex_out, s
     """Table 2 for all configured models: the per-model tables' rows, one block per model."""
     rows = [row for block in model_rows for row in block]
     columns = [c for c in columns_for(rows) if any(r.get(c[0]) is not None for r in rows)]
-    write_rows_csv(csv_out, rows, columns)
     langs = f"{n_languages} languages" if n_languages else "the configured languages"
     caption = (f"Table 2: average scores in toxicity, fluency and diversity of continuations over {langs}, before "
                f"and after English DPO; toxicity scorer `{scorer}`.")
-    write_text(md_out, markdown_table(rows, columns, caption, notes))
-    write_text(tex_out, latex_table(rows, columns, caption.replace("`", "")))
+    _write_table2(rows, columns, caption, notes, csv_out, md_out, tex_out)
     return rows
 
 
 # ------------------------------------------------------------------------------------------------------ seed summary
 
-def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (ddof=1; 0 for a single value) of the defined values."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return None, None
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-
-
-def seeds_table(label: str, base_row: dict, seed_rows: dict[int, dict], csv_out, md_out, scorer: str = "") -> list[dict]:
+def seeds_table(label: str, base_row: dict, seed_rows: dict[int, dict], csv_out, md_out, scorer: str) -> list[dict]:
     """Table 2 with the DPO row as mean ± std across DPO seeds (the base row is a single run)."""
     columns = columns_for([base_row, *seed_rows.values()])
-    records = []
-    for key, name, spec in columns:
-        values = [r.get(key) for r in seed_rows.values()]
-        mean, std = mean_std(values)
-        records.append({"metric": key, "base": base_row.get(key), "dpo_mean": mean, "dpo_std": std,
-                        "n_seeds": len([v for v in values if v is not None]),
-                        **{f"seed{s}": r.get(key) for s, r in seed_rows.items()}})
+    records = seed_summary(base_row, seed_rows, [key for key, _, _ in columns])
     with atomic_open(csv_out) as handle:
         writer = csv.DictWriter(handle, fieldnames=list(records[0]))
         writer.writeheader()
@@ -236,25 +176,17 @@ def seeds_table(label: str, base_row: dict, seed_rows: dict[int, dict], csv_out,
 
 # ----------------------------------------------------------------------------------------------------------- Table 1
 
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "⏎")
-
-
-def table1(rows: Sequence[dict], csv_out, md_out, label: str, scorer: str, stage: str = "dpo") -> None:
+def table1(rows: Sequence[dict], csv_out, md_out, label: str, scorer: str, stage: str) -> None:
     """Rows {lang, prompt_id, sample, prompt, before, after, tox_before, tox_after} → CSV and Markdown."""
     fields = ["lang", "prompt_id", "sample", "prompt", "before", "after", "tox_before", "tox_after"]
-    with atomic_open(csv_out) as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: r[k] for k in fields})
+    write_csv(csv_out, ({k: r[k] for k in fields} for r in rows), fields)
     lines = [f"Table 1: continuations of {label} before and after English DPO (stage `{stage}`). For each language, "
              f"the prompt(s) whose base continuation scored most toxic ({scorer}); the After column is the DPO model's "
              "continuation for the same prompt and sample index. ⏎ marks a line break. Content warning: toxic text.",
              "", "| Lang | Input prompt | Before DPO | After DPO |", "|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {short_label(r['lang'])} | {_md_cell(r['prompt'])} | {_md_cell(r['before'])} "
-                     f"({r['tox_before']:.2f}) | {_md_cell(r['after'])} ({r['tox_after']:.2f}) |")
+        lines.append(f"| {short_label(r['lang'])} | {md_cell(r['prompt'])} | {md_cell(r['before'])} "
+                     f"({r['tox_before']:.2f}) | {md_cell(r['after'])} ({r['tox_after']:.2f}) |")
     write_text(md_out, "\n".join(lines) + "\n")
 
 
@@ -262,15 +194,13 @@ def table1(rows: Sequence[dict], csv_out, md_out, label: str, scorer: str, stage
 
 def paper_comparison(ours: Sequence[tuple[str, str, dict[str, dict]]], csv_out, md_out, scorer: str,
                      notes: Sequence[str] = ()) -> list[dict]:
-    """`ours`: (our label, paper_reference, {stage: row}) → our Table 2 rows beside the paper's (protocol §2)."""
-    from .paper_numbers import COLUMNS, PAPER_TABLE2
-
+    """`ours`: (our label, paper_reference, {stage: row}) → our Table 2 rows beside the paper's Table 2."""
     records = []
     for label, ref, stage_rows in ours:
         paper_label, paper = PAPER_TABLE2[ref]
         for stage in ("base", "dpo"):
             row = stage_rows.get(stage, {})
-            for key in COLUMNS:
+            for key in PAPER_COLUMNS:
                 records.append({"model": label, "paper_model": paper_label, "stage": stage, "metric": key,
                                 "ours": row.get(key), "paper": paper[stage][key]})
     with atomic_open(csv_out) as handle:
@@ -279,15 +209,15 @@ def paper_comparison(ours: Sequence[tuple[str, str, dict[str, dict]]], csv_out, 
         writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in records)
     specs = {k: f for k, _, f in ALL_COLUMNS}
     names = {k: n for k, n, _ in ALL_COLUMNS}
-    lines = [f"Our Table 2 beside the paper's (protocol §2, Table 2). Ours: toxicity scorer `{scorer}`; the paper: "
+    lines = [f"Our Table 2 beside the paper's (Table 2). Ours: toxicity scorer `{scorer}`; the paper: "
              "Perspective API, mT5-XL perplexity (reference computation). Each cell is ours / paper's.", "",
-             "| Model (ours) | Paper model | DPO | " + " | ".join(f"{names[k]} {DIRECTION[k]}" for k in COLUMNS) + " |",
-             "|" + "---|" * (3 + len(COLUMNS))]
+             "| Model (ours) | Paper model | DPO | " + " | ".join(f"{names[k]} {DIRECTION[k]}" for k in PAPER_COLUMNS)
+             + " |", "|" + "---|" * (3 + len(PAPER_COLUMNS))]
     for label, ref, stage_rows in ours:
         paper_label, paper = PAPER_TABLE2[ref]
         for stage in ("base", "dpo"):
             row = stage_rows.get(stage, {})
-            cells = [f"{fmt(row.get(k), specs[k])} / {fmt(paper[stage][k], specs[k])}" for k in COLUMNS]
+            cells = [f"{fmt(row.get(k), specs[k])} / {fmt(paper[stage][k], specs[k])}" for k in PAPER_COLUMNS]
             lines.append(f"| {label} | {paper_label} | {STAGE_NAMES[stage]} | " + " | ".join(cells) + " |")
     lines += [""]
     for label, ref, stage_rows in ours:

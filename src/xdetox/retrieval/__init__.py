@@ -1,4 +1,4 @@
-"""Bilingual sentence retrieval as a predictor of cross-lingual detoxification (protocol §4; Figures 4, 13–15).
+"""Bilingual sentence retrieval as a predictor of cross-lingual detoxification (paper §5, App. E; Figures 4, 13–15).
 
 - `parallel`: the multi-way parallel sentences (the paper's 200 translated prompts, or NTREX-128).
 - `representations`: per-layer mean-pooled hidden states of the base model, one pass per (model, language).

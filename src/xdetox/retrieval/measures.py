@@ -1,4 +1,4 @@
-"""Retrieval measures between English and language X, per layer and averaged over layers (protocol §4, §6 item 1).
+"""Retrieval measures between English and language X, per layer and averaged over layers (paper §5, App. E).
 
 For layer l, with E = English and X = language-X sentence representations (row i of each is the same sentence) and
 S = cosine similarity of every English row against every X row:
@@ -9,8 +9,9 @@ S = cosine similarity of every English row against every X row:
 - ``acc_x2en``: the same from X to English (argmax over the English candidates, argmax_i S[i, j] == j).
 - ``acc_mean``: (acc_en2x + acc_x2en) / 2.
 - ``paired_cosine``: mean over i of S[i, i], the cosine of each sentence with its own translation, with no ranking
-  against distractors. This is **the reference code's "retrieval acc"** (`retrieval_acc_load.py` `avg_se_L`),
-  reported beside the accuracies because it is what produced the paper's numbers.
+  against distractors. This is **the reference code's "retrieval acc"** (xg/retrieval/retrieval_acc_load.py
+  `avg_se_L`), reported beside the accuracies because it is what produced the paper's numbers: the paper's text
+  says "sentence retrieval accuracy", its code prints a mean paired cosine.
 
 Every "mean" value (suffix ``_avg`` in summaries) averages the per-layer values over all n_layers+1 hidden states,
 embedding output included, as the reference does. Ties in argmax (measure-zero with real representations) resolve to
@@ -22,7 +23,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import XdetoxError
-from ..languages import short_label
 
 MEASURES = ("acc_en2x", "acc_x2en", "acc_mean", "paired_cosine")
 
@@ -94,34 +94,3 @@ def retrieval_measures(reps: dict[str, np.ndarray], pivot: str = "en") -> tuple[
     if not summary:
         raise XdetoxError(f"no language besides {pivot} to measure retrieval for")
     return rows, summary
-
-
-def layer_figure(summary: dict[str, dict], out, title: str) -> None:
-    """Per-layer curves: (a) top-1 accuracy en->X, (b) mean paired cosine; one line per language."""
-    from ..report.figures import _plt, save
-
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharex=True)
-    cmap = plt.get_cmap("tab20")
-    for i, (lang, s) in enumerate(summary.items()):
-        layers = np.arange(s["n_layers"])
-        style = dict(color=cmap(i % 20), lw=1.2, label=short_label(lang))
-        axes[0].plot(layers, s["acc_en2x_by_layer"], **style)
-        axes[1].plot(layers, s["paired_cosine_by_layer"], **style)
-    any_s = next(iter(summary.values()))
-    axes[0].axhline(any_s["chance_accuracy"], color="grey", ls=":", lw=1, label="chance")
-    axes[0].set_ylabel("Top-1 retrieval accuracy (en→x)")
-    axes[0].set_title("(a) Retrieval accuracy")
-    axes[1].set_ylabel("Mean paired cosine (reference 'retrieval acc')")
-    axes[1].set_title("(b) Paired cosine similarity")
-    from matplotlib.ticker import MaxNLocator
-
-    for ax in axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("Layer (0 = embedding output)")
-        ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, ncol=2, loc="best")
-    fig.suptitle(f"{title}, {any_s['n_sentences']} parallel sentences", fontsize=10)
-    fig.tight_layout()
-    save(fig, out)
-    plt.close(fig)

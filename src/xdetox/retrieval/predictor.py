@@ -1,4 +1,5 @@
-"""Retrieval as a predictor of cross-lingual detoxification: %EMT change vs retrieval (protocol §4; Figures 4, 13–15).
+"""Retrieval as a predictor of cross-lingual detoxification: %EMT change vs retrieval (paper §5, App. E;
+Figures 4, 13–15).
 
 %EMT change of language X = (EMT before DPO − EMT after DPO) / EMT before, a fraction (the paper's y-axis runs
 0.4–1.0 for mGPT), from `results/metrics/{scorer}/{model}/{base,dpo}/{lang}.json` key "emt". It is joined with the
@@ -14,17 +15,14 @@ score 0 under a crude scorer. With fewer than 3 usable languages the coefficient
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from .. import XdetoxError
-from ..io import atomic_open, write_json
-from ..languages import short_label
-from .measures import CONFIG_MEASURE, LABELS, MEASURES
+from .measures import CONFIG_MEASURE, MEASURES
 
 PIVOT = "en"
 MIN_POINTS = 3
@@ -43,8 +41,6 @@ def _nan_to_none(value):
 
 def correlate(x, y) -> dict:
     """Pearson r and Spearman rho with two-sided p-values; null (with a note) when fewer than 3 points or constant."""
-    from scipy import stats
-
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape:
         raise XdetoxError(f"correlate: {len(x)} x values but {len(y)} y values")
@@ -128,55 +124,3 @@ def predictor(summary: dict[str, dict], base: dict[str, dict], dpo: dict[str, di
                              "the reference code's 'retrieval acc'",
         },
     }
-
-
-def write_outputs(result: dict, csv_out: str | Path, json_out: str | Path, extra: dict | None = None) -> None:
-    columns = ["lang", "emt_base", "emt_dpo", "emt_change", *(f"{m}_avg" for m in MEASURES), "used", "note"]
-    with atomic_open(csv_out) as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in result["rows"]:
-            writer.writerow({k: ("" if row[k] is None else row[k]) for k in columns})
-    write_json(json_out, {**(extra or {}), **result})
-
-
-def _fmt_p(p) -> str:
-    if p is None:
-        return "n/a"
-    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
-
-
-def figure4(result: dict, out: str | Path, title: str) -> None:
-    """Labelled scatter of %EMT change against the selected retrieval measure, least-squares line, r and p in the title."""
-    from ..report.figures import _plt, save
-
-    plt = _plt()
-    key = result["selected"]
-    used = [r for r in result["rows"] if r["used"]]
-    x = np.array([r[f"{key}_avg"] for r in used], dtype=float)
-    y = np.array([r["emt_change"] for r in used], dtype=float)
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    ax.scatter(x, y, color="#1f77b4", zorder=3)
-    for r, xi, yi in zip(used, x, y):
-        ax.annotate(short_label(r["lang"]), (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=9)
-    if len(x) >= 2 and np.ptp(x) > 0:
-        slope, intercept = np.polyfit(x, y, 1)
-        grid = np.linspace(x.min(), x.max(), 50)
-        ax.plot(grid, slope * grid + intercept, color="#d62728", lw=1.2, label="least-squares fit")
-        ax.legend(loc="lower right", fontsize=8)
-    c = result["correlation"]
-    stat = (f"Pearson-r = {c['pearson_r']:.3f} (p = {_fmt_p(c['pearson_p'])}), "
-            f"Spearman = {c['spearman_rho']:.3f} (p = {_fmt_p(c['spearman_p'])})"
-            if c["pearson_r"] is not None else c.get("note", "no correlation"))
-    ax.set_title(f"{title}\n{stat}, n = {c['n']}", fontsize=10)
-    ax.set_xlabel(LABELS[key])
-    ax.set_ylabel("%EMT Change (English DPO Training)")
-    ax.grid(alpha=0.3)
-    if result["excluded"]:
-        dropped = [lang for lang in result["excluded"] if lang != PIVOT]
-        if dropped:
-            ax.text(0.01, 0.01, "excluded (%EMT change undefined): " + ", ".join(map(short_label, dropped)),
-                    transform=ax.transAxes, fontsize=7, color="grey")
-    fig.tight_layout()
-    save(fig, out)
-    plt.close(fig)

@@ -1,4 +1,4 @@
-"""Sentence representations at every layer: mean-pooled hidden states of a causal LM (protocol §4, reference
+"""Sentence representations at every layer: mean-pooled hidden states of a causal LM (paper §5; reference
 `xg/retrieval/retrieval_acc_save.py`).
 
 As the reference:
@@ -15,39 +15,24 @@ does not truncate; the paper's prompts are far below the default).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from .. import XdetoxError
-from ..io import atomic_path
+from .. import XdetoxError, models
 
 log = logging.getLogger("xdetox")
 
-DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
 
-
-def load_encoder(model_dir: str | Path, dtype: str = "float32", device: str = "cpu"):
+def load_encoder(model_dir: str | Path, dtype: str, device: str | None = None):
     """(tokenizer, model body) for a causal-LM checkpoint; right padding, pad = eos where the tokenizer has none."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    model_dir = str(model_dir)
     if not Path(model_dir).is_dir():
         raise XdetoxError(f"{model_dir}: model folder not found")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    tokenizer.padding_side = "right"
-    if tokenizer.pad_token_id is None:
-        if tokenizer.eos_token_id is None:
-            raise XdetoxError(f"{model_dir}: the tokenizer has neither a pad nor an eos token to pad with")
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModel.from_pretrained(model_dir, dtype=getattr(torch, DTYPES[dtype]))
-    model.to(device)
-    model.eval()
-    return tokenizer, model
+    tokenizer = models.load_tokenizer(model_dir, padding_side="right", pad_with_eos=True)
+    return tokenizer, models.load_model(model_dir, "body", dtype=dtype, device=device)
 
 
 def mean_pool(hidden, mask):
@@ -57,11 +42,9 @@ def mean_pool(hidden, mask):
     return (hidden * mask).sum(dim=1) / counts
 
 
-def encode(tokenizer, model, texts: list[str], batch_size: int = 50, max_length: int | None = 512,
-           add_special_tokens: bool = True, sort_by_length: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def encode(tokenizer, model, texts: list[str], batch_size: int, max_length: int | None, add_special_tokens: bool,
+           sort_by_length: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """float32 [n_layers+1, n_sentences, d_model] mean-pooled hidden states and the token count of each sentence."""
-    import torch
-
     if not texts:
         raise XdetoxError("no sentences to encode")
     if batch_size < 1:
@@ -90,44 +73,18 @@ def encode(tokenizer, model, texts: list[str], batch_size: int = 50, max_length:
     return out, np.asarray(lengths, dtype=np.int64)
 
 
-def save_representations(path: str | Path, hidden: np.ndarray, n_tokens: np.ndarray, meta: dict) -> None:
-    """An .npz with `hidden` float32 [n_layers+1, n, d], `n_tokens` [n] and `meta` (a JSON string)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, hidden=hidden.astype(np.float32), n_tokens=n_tokens, meta=np.asarray(json.dumps(meta)))
-
-
-def load_representations(path: str | Path) -> tuple[np.ndarray, dict]:
-    path = Path(path)
-    if not path.exists():
-        raise XdetoxError(f"{path}: file not found")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            hidden = data["hidden"]
-            meta = json.loads(str(data["meta"]))
-    except (KeyError, ValueError, OSError) as err:
-        raise XdetoxError(f"{path}: not a representations file ({err})") from None
-    if hidden.ndim != 3:
-        raise XdetoxError(f"{path}: expected [layers, sentences, d_model], got shape {hidden.shape}")
-    return hidden, meta
-
-
-def representations(model_dir: str | Path, texts_by_lang: dict[str, list[str]], batch_size: int = 50,
-                    max_length: int | None = 512, add_special_tokens: bool = True, dtype: str = "float32",
-                    threads: int | None = None, device: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def representations(model_dir: str | Path, texts_by_lang: dict[str, list[str]], batch_size: int,
+                    max_length: int | None, add_special_tokens: bool, dtype: str, threads: int | None = None,
+                    device: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Load the model once, then one pass per language (see `encode`): {lang: (hidden, n_tokens)}.
 
     Loading dominates on CPU for small models (tokenizer + weights + first touch of the weights: ~10-20 s for
     Gemma 3 270M here) and for 7B models anywhere, so every language of a model is encoded by one job.
     """
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    models.set_threads(threads)
     t0 = time.perf_counter()
     tokenizer, model = load_encoder(model_dir, dtype, device)
-    log.info("%s: loaded in %.1fs on %s", model_dir, time.perf_counter() - t0, device)
+    log.info("%s: loaded in %.1fs on %s", model_dir, time.perf_counter() - t0, next(model.parameters()).device)
     out = {}
     for lang, texts in texts_by_lang.items():
         t1 = time.perf_counter()

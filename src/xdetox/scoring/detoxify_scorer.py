@@ -9,12 +9,13 @@ otherwise fetches those from the hub.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
+from .. import models
+from ..cache import file_sha256
 from .base import Score, Scorer, ScoringError
 
 log = logging.getLogger("xdetox.scoring")
@@ -31,14 +32,6 @@ def import_detoxify():
     return detoxify
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 class DetoxifyScorer(Scorer):
     id = "detoxify"
 
@@ -50,7 +43,7 @@ class DetoxifyScorer(Scorer):
             raise ScoringError(f"config key scoring.detoxify.checkpoint: {self.checkpoint}: file not found")
         self.model_type = model_type
         self.batch_size = int(batch_size)
-        self._device = device
+        self.device = str(models.resolve_device(device))
         self.huggingface_config_path = huggingface_config_path
         self._model = None
 
@@ -66,20 +59,12 @@ class DetoxifyScorer(Scorer):
         except Exception:  # a vendored or stand-in module has no distribution metadata
             package = getattr(self.module, "__version__", "unknown")
         if self.checkpoint is not None:
-            weights = f"ckpt:{_file_digest(self.checkpoint)}"
+            weights = f"ckpt:{file_sha256(self.checkpoint)[:16]}"
         else:  # the released checkpoint's file name carries its hash
             urls = getattr(self.module, "MODEL_URLS", None) or getattr(
                 getattr(self.module, "detoxify", None), "MODEL_URLS", {})
             weights = f"release:{str(urls.get(self.model_type, self.model_type)).rsplit('/', 1)[-1]}"
         return f"detoxify=={package}|{self.model_type}|{weights}"
-
-    @property
-    def device(self) -> str:
-        if self._device is None:
-            import torch
-
-            self._device = "cuda" if torch.cuda.is_available() else "cpu"
-        return self._device
 
     def _load(self):
         if self._model is None:

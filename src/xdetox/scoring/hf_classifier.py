@@ -11,12 +11,16 @@ Toxicity = P(toxic label): softmax over the labels, or a sigmoid for multi-label
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
+import torch
+from transformers import AutoConfig
+
+from .. import models
+from ..cache import files_digest
 from .base import Score, Scorer, ScoringError
 
 log = logging.getLogger("xdetox.scoring")
@@ -50,18 +54,6 @@ def resolve_label(id2label: dict, toxic_label: str | int, model: str) -> int:
     )
 
 
-def _weights_fingerprint(directory: Path) -> str:
-    """Digest of a local checkpoint's weight files: a retrained model saved at the same path gets a new version."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in directory.iterdir() if p.suffix in {".safetensors", ".bin", ".pt"} and p.is_file())
-    for path in files:
-        digest.update(path.name.encode())
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 class HFClassifierScorer(Scorer):
     id = "hf-classifier"
 
@@ -70,8 +62,6 @@ class HFClassifierScorer(Scorer):
         if not model:
             raise ScoringError("config key scoring.hf_classifier.model: give a local path or hub id, e.g. "
                                f"{MULTILINGUAL_MODEL}")
-        from transformers import AutoConfig
-
         self.model_name = str(model)
         try:
             self.config = AutoConfig.from_pretrained(self.model_name)
@@ -81,7 +71,7 @@ class HFClassifierScorer(Scorer):
         self.toxic_index = resolve_label(self.config.id2label, toxic_label, self.model_name)
         self.batch_size = int(batch_size)
         self.max_length = int(max_length)
-        self._device = device
+        self.device = str(models.resolve_device(device))
         self._model = None
         self._tokenizer = None
 
@@ -99,30 +89,21 @@ class HFClassifierScorer(Scorer):
             parts.append(f"commit:{commit}")
         local = Path(self.model_name)
         if local.is_dir():
-            parts.append(f"weights:{_weights_fingerprint(local)}")
+            weights = sorted(p for p in local.iterdir() if p.suffix in {".safetensors", ".bin", ".pt"} and p.is_file())
+            # a retrained model saved at the same path gets a new version
+            parts.append(f"weights:{files_digest(weights)[:16]}")
         parts.append(f"label:{self.toxic_index}")
         return "|".join(parts)
 
-    @property
-    def device(self) -> str:
-        if self._device is None:
-            import torch
-
-            self._device = "cuda" if torch.cuda.is_available() else "cpu"
-        return self._device
-
     def _load(self):
         if self._model is None:
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
             log.info("hf-classifier: loading %s on %s", self.model_name, self.device)
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
-            self._model = AutoModelForSequenceClassification.from_pretrained(self.model_name).to(self.device).eval()
+            self._tokenizer = models.load_tokenizer(self.model_name)
+            # dtype None: the checkpoint's own, as a classifier is published
+            self._model = models.load_model(self.model_name, "classifier", dtype=None, device=self.device)
         return self._model, self._tokenizer
 
     def score(self, texts: Sequence[str], lang: str) -> list[Score]:
-        import torch
-
         model, tokenizer = self._load()
         multi_label = getattr(self.config, "problem_type", None) == "multi_label_classification"
         # longest first, so each batch pads to similar lengths; results go back to the callers' order

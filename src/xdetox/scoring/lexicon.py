@@ -13,6 +13,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Sequence
 
+from ..cache import files_digest
 from .base import Score, Scorer
 
 GLIN_LANGUAGE = {
@@ -34,12 +35,7 @@ class LexiconScorer(Scorer):
     def version(self) -> str:
         extra = ""
         if self.word_lists:
-            import hashlib
-
-            digest = hashlib.sha256()
-            for path in sorted(self.word_lists.glob("*.txt")):
-                digest.update(path.name.encode() + path.read_bytes())
-            extra = f"+lists:{digest.hexdigest()[:12]}"
+            extra = f"+lists:{files_digest(sorted(self.word_lists.glob('*.txt')))[:12]}"
         return f"glin-profanity=={package_version('glin-profanity')}{extra}"
 
     def _custom_words(self, lang: str) -> list[str]:

@@ -5,7 +5,7 @@ It speaks only the documented REST API — POST {url}?key=KEY with
 ``attributeScores[ATTR].summaryScore.value`` per attribute; storing results is the cache's job (cache.CachedScorer),
 which receives each score the moment it arrives through `iter_score`.
 
-What the reference does and we keep [protocol §1.6]: the six attributes below, TOXICITY drives the metrics, zh-hans
+What the reference does and we keep (xg/eval/perspective_api_eval.py): the six attributes below, TOXICITY drives the metrics, zh-hans
 is sent as zh, an empty continuation is sent as " ", at most 10 retries. What we do instead of its fixed 2 s sleep per
 100 texts: a token bucket at the configured rate (your quota), a thread pool when concurrency > 1, and per-text
 exponential backoff with jitter on 429, 5xx, timeouts, dropped connections and malformed JSON.

@@ -1,4 +1,7 @@
-"""Build a scorer from the validated `scoring:` config section, with or without the persistent cache.
+"""Build a scorer from its section of the validated `scoring:` config, with or without the persistent cache.
+
+Each scorer receives exactly its own section (`scoring.perspective`, `scoring.hf_classifier`, …, defaults filled by
+the config schema), whose keys are its constructor's arguments: adding a scorer is one class and one schema section.
 
 The lexicon scorer is not cached: it is a pure function of the text that runs in microseconds, so storing its
 answers would only grow the cache file (and a new word list would need a version bump anyway, which it has).
@@ -6,6 +9,7 @@ answers would only grow the cache file (and a new word list would need a version
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
 from .base import Scorer, ScoringError
@@ -15,64 +19,38 @@ SCORERS = ("perspective", "hf-classifier", "detoxify", "lexicon")
 UNCACHED = frozenset({"lexicon"})
 
 
-def make_scorer(name: str, scoring_config: Mapping[str, Any]) -> Scorer:
-    """The scorer `name` configured by `scoring_config` (config["scoring"], defaults filled by validate_config)."""
+def section(name: str) -> str:
+    """The config section of a scorer: `scoring.hf_classifier` for hf-classifier."""
+    return name.replace("-", "_")
+
+
+def make_scorer(name: str, settings: Mapping[str, Any]) -> Scorer:
+    """The scorer `name` built from its config section `settings`."""
     if name == "perspective":
-        from .perspective import DEFAULT_URL, REFERENCE_ATTRIBUTES, PerspectiveScorer
-
-        cfg = dict(scoring_config.get("perspective") or {})
-        return PerspectiveScorer(
-            cfg.get("url", DEFAULT_URL),
-            rate=cfg.get("rate", 1.0),
-            concurrency=cfg.get("concurrency", 1),
-            max_retries=cfg.get("max_retries", 10),
-            timeout=cfg.get("timeout", 30.0),
-            attributes=cfg.get("attributes", REFERENCE_ATTRIBUTES),
-            backoff_base=cfg.get("backoff_base", 1.0),
-            backoff_max=cfg.get("backoff_max", 60.0),
-        )
-    if name == "hf-classifier":
-        from .hf_classifier import HFClassifierScorer
-
-        cfg = dict(scoring_config.get("hf_classifier") or {})
-        return HFClassifierScorer(
-            cfg.get("model"),
-            toxic_label=cfg.get("toxic_label", 1),
-            batch_size=cfg.get("batch_size", 32),
-            max_length=cfg.get("max_length", 256),
-            device=cfg.get("device"),
-        )
-    if name == "detoxify":
-        from .detoxify_scorer import DetoxifyScorer
-
-        cfg = dict(scoring_config.get("detoxify") or {})
-        return DetoxifyScorer(
-            cfg.get("checkpoint"),
-            model_type=cfg.get("model_type", "multilingual"),
-            batch_size=cfg.get("batch_size", 32),
-            device=cfg.get("device"),
-            huggingface_config_path=cfg.get("huggingface_config_path"),
-        )
-    if name == "lexicon":
-        from .lexicon import LexiconScorer
-
-        return LexiconScorer((scoring_config.get("lexicon") or {}).get("word_lists"))
-    raise ScoringError(f"unknown scorer {name!r}; choose from {', '.join(SCORERS)}")
+        from .perspective import PerspectiveScorer as cls
+    elif name == "hf-classifier":
+        from .hf_classifier import HFClassifierScorer as cls
+    elif name == "detoxify":
+        from .detoxify_scorer import DetoxifyScorer as cls
+    elif name == "lexicon":
+        from .lexicon import LexiconScorer as cls
+    else:
+        raise ScoringError(f"unknown scorer {name!r}; choose from {', '.join(SCORERS)}")
+    return cls(**settings)
 
 
-def open_cached_scorer(name: str, scoring_config: Mapping[str, Any]) -> Scorer:
-    """`make_scorer` behind the persistent cache at scoring_config["cache"]; close() it to close both.
+def open_cached_scorer(name: str, settings: Mapping[str, Any], cache_path: str | os.PathLike) -> Scorer:
+    """`make_scorer` behind the persistent score cache at `cache_path`; close() it to close both.
 
     Returns a cache.CachedScorer (its `.stats` dict counts hits, misses and requests), except for the uncached lexicon.
     """
-    scorer = make_scorer(name, scoring_config)
+    scorer = make_scorer(name, settings)
     if name in UNCACHED:
         return scorer
     from .cache import CachedScorer, ScoreCache
 
-    path = scoring_config.get("cache") or "resources/score-cache.sqlite"
     try:
-        cache = ScoreCache(path)
+        cache = ScoreCache(cache_path)
     except BaseException:
         scorer.close()
         raise

@@ -92,18 +92,3 @@ def build_tiny_model(out_dir: str | Path, family: str = "gpt2", seed: int = 0, *
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
-
-
-def main(argv=None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="build a tiny random model for tests")
-    parser.add_argument("out_dir")
-    parser.add_argument("--family", default="gpt2", choices=FAMILIES)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    print(build_tiny_model(args.out_dir, args.family, args.seed))
-
-
-if __name__ == "__main__":
-    main()

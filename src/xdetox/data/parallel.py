@@ -1,6 +1,6 @@
 """Multi-way parallel sentences for bilingual retrieval: one interface, aligned lists per language.
 
-Two datasets (protocol §4):
+Two datasets (paper §5, App. E):
 - ``parallel200``: the paper's 200 prompts, `cross-lingual-detox/translated_pairwise_data/dpo_toxicity_pairwise_{x}_200.jsonl`,
   JSON Lines ``{"Prompt": ...}``, line-aligned across languages (en = the first 200 RTP-LX EN prompts, the others
   Google-Translate translations; zh-hans is the file suffix ``zh``). Used as is: e.g. the ar file's ``&quot;``
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
 
 from .. import XdetoxError
 from ..languages import NTREX_CODE, PARALLEL200_CODE, check_language
@@ -49,13 +48,21 @@ def _lines(path: Path) -> list[str]:
     return [line.rstrip("\r") for line in lines]
 
 
+def _aligned_lines(path: Path):
+    """(line number, line) of every line; a blank line is an error: the files are line-aligned, so a blank line would
+    shift every later pair."""
+    for lineno, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            raise XdetoxError(f"{path}:{lineno}: blank line (the files are line-aligned; a blank line would shift every "
+                              "later pair)")
+        yield lineno, line
+
+
 def read_prompt_jsonl(path: str | Path, field: str = "Prompt") -> list[str]:
     """The `field` of every line of a JSON Lines file, in order; any bad or blank line is an error naming file:line."""
     path = Path(path)
     out = []
-    for lineno, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            raise XdetoxError(f"{path}:{lineno}: blank line (the files are line-aligned; a blank line would shift every later pair)")
+    for lineno, line in _aligned_lines(path):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
@@ -71,13 +78,7 @@ def read_prompt_jsonl(path: str | Path, field: str = "Prompt") -> list[str]:
 
 def read_text_lines(path: str | Path) -> list[str]:
     """The lines of a plain-text file, one sentence each; a blank line is an error naming file:line."""
-    path = Path(path)
-    out = []
-    for lineno, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            raise XdetoxError(f"{path}:{lineno}: blank line (the files are line-aligned; a blank line would shift every later pair)")
-        out.append(line)
-    return out
+    return [line for _, line in _aligned_lines(Path(path))]
 
 
 def read_sentences(dataset: str, path: str | Path) -> list[str]:

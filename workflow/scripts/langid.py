@@ -1,0 +1,5 @@
+from xdetox.logs import job_log
+from xdetox.steps.generate import langid
+
+with job_log(snakemake.log[0]):
+    langid(snakemake.input[0], snakemake.output[0])
