@@ -85,3 +85,14 @@ def test_domain_packages_do_no_workflow_file_io(package):
             assert node.module != "io", f"{path.name} imports xdetox.io ({names})"
             if node.module == "cache":  # fingerprints are fine; the content cache is the steps'
                 assert names <= {"file_sha256", "files_digest", "code_fingerprint"}, f"{path.name}: {names}"
+
+
+def test_no_comment_or_doc_points_outside_the_repository():
+    offenders = []
+    for path in [*SRC.rglob("*.py"), *RULES.glob("*.smk"), *(REPO / "workflow" / "report").glob("*.rst"),
+                 *(REPO / "docs").glob("*.md"), REPO / "README.md", REPO / "config.yaml", *(REPO / "configs").glob("*"),
+                 REPO / "workflow" / "schemas" / "config.schema.yaml", REPO / "pyproject.toml"]:
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"\bprotocol\b|\.\./shared|shared/paper", text):
+            offenders.append(str(path.relative_to(REPO)))
+    assert not offenders, offenders
