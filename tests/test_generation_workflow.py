@@ -126,10 +126,10 @@ def test_editing_report_or_language_id_code_resamples_nothing(tmp_path, tiny_mod
     """A copy of the workflow whose report and language-ID code is then edited: rerunning the generation stage
     copies every language from the cache (no model load); editing generation code resamples (the control)."""
     repo = tmp_path / "repo"
-    for part in ("Snakefile", "workflow", "src", "envs"):
-        copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy
-        copy(REPO / part, repo / part, **({"ignore": shutil.ignore_patterns("__pycache__")}
-                                          if (REPO / part).is_dir() else {}))
+    repo.mkdir()
+    shutil.copy(REPO / "Snakefile", repo)
+    for part in ("workflow", "src", "envs"):
+        shutil.copytree(REPO / part, repo / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     work = tmp_path / "work"
     work.mkdir()
     write_config(work / "config.yaml", tiny_workflow_config(tiny_model_dir("gpt2"), shared_data, langs=LANGS))
@@ -137,7 +137,8 @@ def test_editing_report_or_language_id_code_resamples_nothing(tmp_path, tiny_mod
     outputs = targets() + [f"results/langid/tiny/base/{lang}.jsonl" for lang in LANGS]
 
     def rerun_stage() -> dict:
-        run(work, "-R", "generate_stage", *outputs, snakefile=repo / "Snakefile", env=env)
+        # the targets before -R: --forcerun takes every following word as a rule name
+        run(work, *outputs, "-R", "generate_stage", snakefile=repo / "Snakefile", env=env)
         return manifest(work)
 
     assert rerun_stage()["model_loads"] == 1

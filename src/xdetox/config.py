@@ -134,7 +134,7 @@ def _check_evaluation(config: dict[str, Any]) -> None:
 
 def data_dir(config: dict[str, Any]) -> str | None:
     """The local data folder: XDETOX_DATA_DIR wins over data.local_dir; None means download."""
-    return os.environ.get(DATA_DIR_ENV) or config["data"].get("local_dir")
+    return os.environ.get(DATA_DIR_ENV) or config["data"]["local_dir"]
 
 
 def model_dpo(config: dict[str, Any], model: str) -> dict[str, Any]:

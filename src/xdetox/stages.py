@@ -40,8 +40,8 @@ def dpo_variants(config: dict[str, Any], model: str) -> "OrderedDict[str, dict[s
     for lr in hp.get("learning_rates") or []:
         if not math.isclose(lr, hp["learning_rate"], rel_tol=1e-9):
             variants[f"dpo-lr{lr_name(lr)}"] = {"learning_rate": lr, "seed": seed}
-    fig12 = (config.get("evaluation") or {}).get("figure12")
-    if fig12 and fig12.get("compare_method") and (fig12.get("compare_model") or fig12["model"]) == model:
+    fig12 = config["evaluation"]["figure12"]
+    if fig12 and fig12["compare_method"] and (fig12["compare_model"] or fig12["model"]) == model:
         variants[f"dpo-{fig12['compare_method']}"] = {"method": fig12["compare_method"], "seed": seed}
     return variants
 
@@ -77,10 +77,10 @@ def lr_stages(config: dict[str, Any], model: str) -> "OrderedDict[float, str]":
 
 def figure12_runs(config: dict[str, Any]) -> list[tuple[str, str]] | None:
     """[(model, stage) of the full fine-tuning run, (model, stage) of the compared run], or None if not configured."""
-    fig12 = (config.get("evaluation") or {}).get("figure12")
+    fig12 = config["evaluation"]["figure12"]
     if not fig12:
         return None
     model = fig12["model"]
-    other = fig12.get("compare_model") or model
-    stage = f"dpo-{fig12['compare_method']}" if fig12.get("compare_method") else "dpo"
+    other = fig12["compare_model"] or model
+    stage = f"dpo-{fig12['compare_method']}" if fig12["compare_method"] else "dpo"
     return [(model, "dpo"), (other, stage)]

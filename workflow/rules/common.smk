@@ -256,7 +256,9 @@ def quality_kinds():
     kinds = {}
     if FLUENCY:
         name = fluency_evaluator_name(config)
-        kinds["fluency"] = {"evaluator_dir": evaluator_path(name), "settings": EVAL["fluency"],
+        # only the settings that shape the values (and batching), not where or how long the job runs
+        settings = {k: EVAL["fluency"][k] for k in ("mode", "dtype", "batch_size", "max_ppl", "max_samples_per_prompt")}
+        kinds["fluency"] = {"evaluator_dir": evaluator_path(name), "settings": settings,
                             "name": str(resolve_evaluator(config, name)[1])}
     if DIVERSITY:
         name = diversity_tokenizer_name(config)

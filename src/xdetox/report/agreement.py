@@ -13,7 +13,8 @@ import numpy as np
 from ..io import atomic_open, write_text
 from ..languages import short_label
 from ..scoring.agreement import Agreement
-from .render import md_cell, plt, save_figure
+from .markdown import md_cell
+from .render import plt, save_figure
 
 
 def _fmt(value: float) -> str:

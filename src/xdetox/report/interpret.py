@@ -14,7 +14,8 @@ import numpy as np
 
 from ..io import write_csv, write_text
 from ..languages import short_label
-from .render import md_cell, plt, save_figure
+from .markdown import md_cell
+from .render import plt, save_figure
 
 Neuron = tuple[int, int]
 

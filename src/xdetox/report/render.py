@@ -1,4 +1,4 @@
-"""What every renderer shares: the pyplot backend, the one way a figure is saved, and Markdown cell escaping."""
+"""What every figure shares: the pyplot backend and the one way a figure is saved."""
 
 from __future__ import annotations
 
@@ -26,8 +26,3 @@ def save_figure(fig, out: str | Path, note: str | None = None) -> None:
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-
-
-def md_cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: backslashes and pipes escaped, a line break shown as ⏎."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "⏎")

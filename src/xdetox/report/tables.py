@@ -13,7 +13,7 @@ from ..languages import short_label
 from ..metrics.aggregate import seed_summary
 from .paper_numbers import COLUMNS as PAPER_COLUMNS
 from .paper_numbers import PAPER_TABLE2
-from .render import md_cell
+from .markdown import md_cell
 
 TOXICITY_COLUMNS = (("emt", "EMT", "{:.3f}"), ("tox_prob", "ToxProb", "{:.1%}"), ("avg_tox", "AvgTox", "{:.3f}"))
 FLUENCY_COLUMNS = (("ppl", "PPL", "{:.2f}"),)

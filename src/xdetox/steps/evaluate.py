@@ -6,6 +6,9 @@ stage) computes every language missing from the content cache with one evaluator
 language) writes its language's outputs from the cache entry, or computes it with the stage's other missing languages
 on a miss. An entry's key covers the generation file's bytes, the evaluator checkpoint, the settings that change
 values and the metric's code, so a hit is what a fresh computation would give.
+
+A module serves several rules, and every job imports it: libraries a light rule does not need (torch,
+transformers, matplotlib: 5-15 s per job) are imported inside the steps that use them.
 """
 
 from __future__ import annotations
@@ -19,11 +22,9 @@ from .. import XdetoxError
 from ..cache import ContentCache, code_fingerprint, content_key, file_sha256, materialize, model_fingerprint
 from ..data.checkpoints import download_hub
 from ..io import read_json_each, read_jsonl, write_json
-from ..metrics import diversity, fluency
 from ..metrics.aggregate import select_table1, stage_row, table2_rows
 from ..metrics.toxicity import toxicity_metrics
-from ..models import load_tokenizer
-from ..report import figures, tables
+from ..report import tables
 
 log = logging.getLogger("xdetox.evaluation")
 
@@ -48,7 +49,8 @@ def metrics(scores_path: str, out: str, threshold: float, bootstrap: Mapping[str
 # ------------------------------------------------------------------------------------------- fluency and diversity
 
 QUALITY_CACHE_VERSION = 1
-#: fluency settings that cannot change values beyond float noise (batching) or only say where the job runs
+#: fluency settings that cannot change values beyond float noise (batching) or only say where the job runs (the
+#: evaluator itself is in the key through its checkpoint's fingerprint)
 FLUENCY_NOT_IN_KEY = ("enabled", "batch_size", "mem_mb", "runtime", "gpus", "revision", "evaluator")
 _METRICS = Path(__file__).resolve().parents[1] / "metrics"
 #: the code an entry is a function of: the metric and the model-loading policy
@@ -72,6 +74,9 @@ class _Quality:
 
     def compute(self, generation_files: Mapping[str, str]) -> dict[str, list[dict]]:
         """Per-sample perplexities (fluency) or per-prompt Dist-n (diversity) for each language, one evaluator load."""
+        from ..metrics import diversity, fluency
+        from ..models import load_tokenizer
+
         if self.kind == "fluency":
             s = self.settings
             model, tokenizer = fluency.load_evaluator(self.evaluator_dir, s["mode"], s["dtype"], threads=self.threads)
@@ -115,6 +120,8 @@ def quality(lang: str, generations: str, kinds: Mapping[str, dict], outputs: Map
             threads: int | None = None) -> dict:
     """One language's fluency values + summary and diversity summary, from the cache (computed here on a miss,
     together with every sibling language missing from the cache)."""
+    from ..metrics import diversity, fluency
+
     companions = {other: path for other, path in siblings.items() if other != lang and Path(path).is_file()}
     summaries = {}
     for kind, spec in kinds.items():
@@ -195,12 +202,16 @@ def table1(langs: Sequence[str], paths: Mapping[str, Sequence[str]], outputs: Ma
 
 def figure1(label: str, langs: Sequence[str], base: Sequence[str], dpo: Sequence[str], out: str, scorer: str) -> None:
     """Per-language ToxProb and EMT, pre vs post DPO (`base`, `dpo`: per-language metrics files)."""
+    from ..report import figures
+
     figures.figure1(label, list(langs), read_json_each(base), read_json_each(dpo), out, scorer)
 
 
 def seeds(label: str, langs: Sequence[str], inputs: Mapping[str, Sequence[str]], seed_list: Sequence[int],
           outputs: Mapping[str, str], scorer: str) -> None:
     """Table 2 and Figure 1 across DPO seeds; `inputs`: the files of stage base and of each seed s (prefix "seed{s}")."""
+    from ..report import figures
+
     base = stage_files(inputs, "base")
     seed_files = {s: stage_files(inputs, f"seed{s}") for s in seed_list}
     seed_rows = {s: _stage_row(files) for s, files in seed_files.items()}
@@ -213,6 +224,8 @@ def seeds(label: str, langs: Sequence[str], inputs: Mapping[str, Sequence[str]],
 def figure10(label: str, langs: Sequence[str], base_values: Sequence[str], dpo_values: Sequence[str], out: str,
              evaluator: str) -> None:
     """Perplexity distributions per language from the per-continuation fluency files, pre vs post DPO."""
+    from ..report import figures
+
     def kept(paths):
         return {lang: [r["ppl"] for r in read_jsonl(p) if r["ppl"] is not None] for lang, p in zip(langs, paths)}
 
@@ -223,6 +236,8 @@ def figure11(label: str, inputs: Mapping[str, Sequence[str]], rates: Sequence[tu
              outputs: Mapping[str, str], scorer: str, evaluator: str | None) -> list[dict]:
     """The learning-rate sweep: `rates` lists (learning rate, stage), whose files are `inputs` with prefix "lr{i}"
     (and the base stage's with prefix "base"); the figure and its CSV."""
+    from ..report import figures
+
     base_row = _stage_row(stage_files(inputs, "base"))
     runs = {lr: (stage, _stage_row(stage_files(inputs, f"lr{i}"))) for i, (lr, stage) in enumerate(rates)}
     points = [{"lr": lr, "stage": stage, "emt": row["emt"], "tox_prob": row["tox_prob"], "avg_tox": row["avg_tox"],
@@ -234,6 +249,8 @@ def figure11(label: str, inputs: Mapping[str, Sequence[str]], rates: Sequence[tu
 def figure12(label: str, langs: Sequence[str], series: Mapping[str, Sequence[str]], outputs: Mapping[str, str],
              scorer: str) -> None:
     """`series`: legend label → per-language metrics paths (pre DPO, full DPO, (Q)LoRA DPO)."""
+    from ..report import figures
+
     loaded = {name: read_json_each(paths) for name, paths in series.items()}
     figures.figure12(label, list(langs), loaded, outputs["png"], outputs["csv"], scorer)
 

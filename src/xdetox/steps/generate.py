@@ -9,6 +9,9 @@ so a hit is the bytes a fresh run would write.
 
 `langid` identifies the language of each continuation beside the generation file (not inside it: editing language
 identification or its table never resamples), and `langid_table` summarises it per model.
+
+A module serves several rules, and every job imports it: libraries a light rule does not need (torch,
+transformers, matplotlib: 5-15 s per job) are imported inside the steps that use them.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from ..generation.registry import make_backend
 from ..generation.runner import generation_ingredients, sample_languages
 from ..io import read_jsonl, write_json, write_jsonl
 from ..langid import identify, langid_rows
-from ..report.langid import langid_csv, langid_figure, langid_markdown
 
 log = logging.getLogger("xdetox.generation")
 
@@ -96,6 +98,8 @@ def langid(generations_path: str, out: str) -> int:
 def langid_table(langid_files: Mapping[tuple[str, str], str], csv_out: str, md_out: str, png_out: str, model: str,
                  label: str) -> list[dict]:
     """Per (stage, language): share of continuations in the prompt's language and in English (CSV, MD, PNG)."""
+    from ..report.langid import langid_csv, langid_figure, langid_markdown
+
     identified = {key: read_jsonl(path, ("detected_lang", "lang_confidence")) for key, path in langid_files.items()}
     rows = langid_rows(model, identified)
     langid_csv(rows, csv_out)

@@ -1,6 +1,10 @@
 """Steps of workflow/rules/retrieval.smk: bilingual sentence retrieval (paper §5, App. E) for models with
 `retrieval: true`: aligned sentences → per-layer representations of the base model (one .npz per language) →
-retrieval measures against English → %EMT change vs retrieval (Figure 4; 13–15 for other models)."""
+retrieval measures against English → %EMT change vs retrieval (Figure 4; 13–15 for other models).
+
+A module serves several rules, and every job imports it: libraries a light rule does not need (torch,
+transformers, matplotlib: 5-15 s per job) are imported inside the steps that use them.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,7 @@ import numpy as np
 from .. import XdetoxError
 from ..data.parallel import load_files
 from ..io import atomic_path, read_json, read_jsonl, write_csv, write_json, write_jsonl
-from ..report.retrieval import figure4, layer_figure
 from ..retrieval import measures
-from ..retrieval.predictor import predictor
-from ..retrieval.representations import representations
 
 log = logging.getLogger("xdetox")
 
@@ -64,6 +65,8 @@ def retrieval_representations(model_dir: str, sentences: Mapping[str, str], outs
 
     `encoding`: the retrieval section's batch_size, max_length and add_special_tokens.
     """
+    from ..retrieval.representations import representations
+
     if set(sentences) != set(outs):
         raise XdetoxError(f"sentence files for {sorted(sentences)} but outputs for {sorted(outs)}")
     texts = {lang: [r["text"] for r in read_jsonl(path, ("id", "text"))] for lang, path in sentences.items()}
@@ -81,6 +84,8 @@ def retrieval_representations(model_dir: str, sentences: Mapping[str, str], outs
 def retrieval_measures(rep_paths: Mapping[str, str], csv_out: str, json_out: str, png_out: str, title: str,
                        extra: Mapping | None = None) -> dict:
     """Top-1 retrieval accuracy (en→x, x→en) and mean paired cosine per layer and averaged, per language."""
+    from ..report.retrieval import layer_figure
+
     reps = {lang: load_representations(path)[0] for lang, path in rep_paths.items()}
     rows, summary = measures.retrieval_measures(reps)
     write_csv(csv_out, rows, ["lang", "layer", *measures.MEASURES], lineterminator="\n")
@@ -95,6 +100,9 @@ def retrieval_measures(rep_paths: Mapping[str, str], csv_out: str, json_out: str
 def retrieval_figure4(measures_path: str, base_paths: Mapping[str, str], dpo_paths: Mapping[str, str], csv_out: str,
                       json_out: str, png_out: str, measure: str, title: str, extra: Mapping | None = None) -> dict:
     """%EMT change after English DPO vs retrieval over the non-English languages: Pearson, Spearman, Figure 4."""
+    from ..report.retrieval import figure4
+    from ..retrieval.predictor import predictor
+
     summary = read_json(measures_path)["languages"]
     base = {lang: read_json(p) for lang, p in base_paths.items()}
     dpo = {lang: read_json(p) for lang, p in dpo_paths.items()}

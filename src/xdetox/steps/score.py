@@ -1,4 +1,8 @@
-"""Steps of workflow/rules/score.smk: toxicity of every continuation per scorer, and the agreement of two scorers."""
+"""Steps of workflow/rules/score.smk: toxicity of every continuation per scorer, and the agreement of two scorers.
+
+A module serves several rules, and every job imports it: libraries a light rule does not need (torch,
+transformers, matplotlib: 5-15 s per job) are imported inside the steps that use them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import logging
 from typing import Any, Mapping, Sequence
 
 from ..io import read_jsonl, write_jsonl
-from ..report.agreement import agreement_tables
 from ..scoring.agreement import Agreement, agreement_by_language
 from ..scoring.base import score_records
 from ..scoring.registry import open_cached_scorer
@@ -38,6 +41,8 @@ def score(generations_path: str, out: str, scorer: str, settings: Mapping[str, A
 def agreement(paths_a: Sequence[str], paths_b: Sequence[str], langs: Sequence[str], csv_out: str, md_out: str,
               png_out: str, scorer_a: str, scorer_b: str, threshold: float) -> list[Agreement]:
     """Per language and pooled: Pearson, Spearman and ROC-AUC of scorer B against scorer A's labels."""
+    from ..report.agreement import agreement_tables
+
     records = {lang: (read_jsonl(a), read_jsonl(b)) for lang, a, b in zip(langs, paths_a, paths_b)}
     rows = agreement_by_language(records, threshold)
     agreement_tables(rows, csv_out, md_out, png_out, scorer_a, scorer_b)
