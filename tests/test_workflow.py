@@ -110,3 +110,11 @@ def test_changing_one_languages_prompts_reruns_only_that_language(finished_run):
     # nothing else of German, nothing of English, no retraining: only the tables and figures across languages
     others = planned - expected
     assert others and all(p.startswith(("results/tables/", "results/figures/")) for p in others), others
+
+
+def test_bad_config_stops_before_any_job(tmp_path, tiny_model_dir, shared_data):
+    config = tiny_workflow_config(tiny_model_dir("gpt2"), shared_data, languages=["en", "klingon"])
+    write_config(tmp_path / "config.yaml", config)
+    out = snakemake(tmp_path, "-n", check=False)
+    assert out.returncode != 0
+    assert "config key languages[1]: unknown language code 'klingon'" in out.stdout + out.stderr
