@@ -9,10 +9,12 @@ rule dpo:
         val=f"{RESOURCES}/data/pairs/val.jsonl",
     output:
         model=directory(f"{RESULTS}/dpo/{{model}}/{{stage}}/model"),
-        curve_csv=f"{RESULTS}/dpo/{{model}}/{{stage}}/training_curve.csv",
+        curve_csv=report(f"{RESULTS}/dpo/{{model}}/{{stage}}/training_curve.csv",
+                         caption=f"{REPORT}/training_curve.rst", category="DPO training",
+                         labels={"model": "{model}", "stage": "{stage}", "output": "values"}),
         curve_png=report(f"{RESULTS}/dpo/{{model}}/{{stage}}/training_curve.png",
                          caption=f"{REPORT}/training_curve.rst", category="DPO training",
-                         labels={"model": "{model}", "stage": "{stage}"}),
+                         labels={"model": "{model}", "stage": "{stage}", "output": "figure"}),
         summary=f"{RESULTS}/dpo/{{model}}/{{stage}}/summary.json",
     params:
         hparams=dpo_hparams,
