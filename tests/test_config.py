@@ -81,3 +81,26 @@ def test_bad_yaml_names_line(tmp_path):
     path.write_text("models:\n  m: [unclosed\n")
     with pytest.raises(XdetoxError, match=r"c.yaml:\d+: invalid YAML"):
         load_yaml(path)
+
+
+@pytest.mark.parametrize("yaml_text, key, spelled", [
+    ("scoring:\n  threshold: .nan\n", "scoring.threshold", ".nan"),
+    ("scoring:\n  perspective:\n    rate: .nan\n", "scoring.perspective.rate", ".nan"),
+    ("scoring:\n  perspective:\n    timeout: .inf\n", "scoring.perspective.timeout", ".inf"),
+    ("generation:\n  top_p: -.inf\n", "generation.top_p", "-.inf"),
+    ("evaluation:\n  anything: [1.0, .NaN]\n", "evaluation.anything[1]", ".nan"),
+])
+def test_nan_and_infinity_are_rejected_anywhere_with_the_key(tmp_path, yaml_text, key, spelled):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text)
+    config = {**minimal(tmp_path), **load_yaml(path)}
+    with pytest.raises(XdetoxError) as info:
+        validate_config(config)
+    assert str(info.value) == f"config key {key}: {spelled} is not a finite number; give a finite value"
+
+
+def test_non_finite_model_settings_are_named(tmp_path):
+    config = minimal(tmp_path)
+    config["models"]["m"]["dpo"] = {"beta": float("inf")}
+    with pytest.raises(XdetoxError, match=r"config key models\.m\.dpo\.beta: \.inf"):
+        validate_config(config)

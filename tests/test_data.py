@@ -5,7 +5,7 @@ import pytest
 from xdetox import XdetoxError
 from xdetox.cache import file_sha256
 from xdetox.data.fetch import manifest, resolve
-from xdetox.data.pairs import filter_and_split, load_paradetox, load_toxicity_pairwise
+from xdetox.data.pairs import drop_degenerate, filter_and_split, load_paradetox, load_toxicity_pairwise
 from xdetox.data.prompts import find_in_folder, load_rtplx, rtplx_relpath, select
 
 
@@ -26,7 +26,7 @@ def test_rtplx_normalised(tmp_path):
 @pytest.mark.parametrize("line, message", [
     ("{not json", r"RTP_LX_EN.json:2: invalid JSON"),
     (json.dumps({"Index": "1"}), r"RTP_LX_EN.json:2: missing field\(s\) Prompt"),
-    (json.dumps({"Prompt": "  ", "Index": "1"}), r"RTP_LX_EN.json: record 2: empty"),
+    (json.dumps({"Prompt": "  ", "Index": "1"}), r"RTP_LX_EN.json:2: record 2: empty"),
     (json.dumps({"Prompt": "x", "Index": "0"}), r"duplicate Index '0'"),
 ])
 def test_bad_prompt_records_name_file_and_line(tmp_path, line, message):
@@ -78,7 +78,8 @@ def test_paradetox_pairs_share_the_prompt(tmp_path):
 
 
 def test_filter_and_split():
-    pairs = [{"id": str(i), "prompt": "p" * 10, "chosen": "c" * (i % 7), "rejected": "r"} for i in range(1, 101)]
+    pairs = [{"id": str(i), "prompt": f"{i:03d}" + "p" * 7, "chosen": "c" * (i % 7), "rejected": "r"}
+             for i in range(1, 101)]
     pairs.append({"id": "long", "prompt": "p" * 250, "chosen": "c" * 10, "rejected": "r"})
     train, val = filter_and_split(pairs, max_chars=256, val_fraction=0.05, seed=0)
     ids = {p["id"] for p in train} | {p["id"] for p in val}
@@ -107,3 +108,86 @@ def test_every_pinned_source_has_a_checksum_and_commit_url():
 def test_shared_data_matches_pins(shared_data):
     for rel in ("rtp-lx/v0.2_raw/RTP_LX_EN.json", "paradetox/paradetox.tsv"):
         assert file_sha256(shared_data / rel) == manifest()[rel]["sha256"]
+
+
+# ---------------------------------------------------------------------------------------------- encodings
+
+
+def lee_record(chosen=" kind", rejected=" an idiot", prompt="You are"):
+    return json.dumps({"prompt_text": prompt, "unpert_gen_text": chosen, "pert_gen_text": rejected},
+                      ensure_ascii=False)
+
+
+@pytest.mark.parametrize("encode, says", [
+    (lambda text: text.encode("latin-1"), r"split_0.jsonl:2: not valid UTF-8 \(byte 0xe9 .*Latin-1"),
+    (lambda text: text.encode("utf-16"), r"split_0.jsonl:1: the file is UTF-16 \(it starts with a UTF-16 byte-order"),
+    (lambda text: text.encode("utf-16-le"), r"split_0.jsonl:1: the file contains NUL bytes: it is probably UTF-16"),
+    (lambda text: text.encode("utf-8").replace("é".encode(), b"\xc3"), r"split_0.jsonl:2: not valid UTF-8"),
+])
+def test_pairs_in_another_encoding_name_file_and_line(tmp_path, encode, says):
+    text = lee_record() + "\n" + lee_record(chosen=" café") + "\n"
+    (tmp_path / "split_0.jsonl").write_bytes(encode(text))
+    with pytest.raises(XdetoxError, match=says):
+        load_toxicity_pairwise(tmp_path)
+
+
+def test_a_lone_surrogate_names_file_line_and_field(tmp_path):
+    path = tmp_path / "split_0.jsonl"
+    path.write_text(lee_record() + "\n\n" + lee_record().replace(" kind", " ki\\ud83dnd") + "\n", encoding="utf-8")
+    with pytest.raises(XdetoxError, match=r"split_0.jsonl:3: field unpert_gen_text holds a lone surrogate"):
+        load_toxicity_pairwise(tmp_path)
+    path.write_text(lee_record().replace(" kind", " \\ud83d\\ude00 paired") + "\n", encoding="utf-8")
+    assert load_toxicity_pairwise(tmp_path)[0]["chosen"] == " \U0001F600 paired"
+
+
+def test_prompts_in_latin1_or_utf16_name_file_and_line(tmp_path):
+    path = tmp_path / "RTP_LX_FR.json"
+    path.write_bytes((json.dumps({"Prompt": "ok", "Index": "0"}) + "\n" +
+                      json.dumps({"Prompt": "déjà", "Index": "1"}, ensure_ascii=False) + "\n").encode("latin-1"))
+    with pytest.raises(XdetoxError, match=r"RTP_LX_FR.json:2: not valid UTF-8"):
+        load_rtplx(path, "fr")
+    path.write_bytes((json.dumps({"Prompt": "ok", "Index": "0"}) + "\n").encode("utf-16"))
+    with pytest.raises(XdetoxError, match=r"RTP_LX_FR.json:1: the file is UTF-16"):
+        load_rtplx(path, "fr")
+    path.write_text(json.dumps({"Prompt": "ok", "Index": "0"}) + "\n" + '{"Prompt": "a\\udc00", "Index": "1"}\n')
+    with pytest.raises(XdetoxError, match=r"RTP_LX_FR.json:2: field Prompt holds a lone surrogate"):
+        load_rtplx(path, "fr")
+
+
+def test_blank_lines_keep_line_numbers_true_and_ids_stable(tmp_path):
+    path = write_lines(tmp_path / "RTP_LX_EN.json", [json.dumps({"Prompt": "a"}), "", json.dumps({"Prompt": " "})])
+    with pytest.raises(XdetoxError, match=r"RTP_LX_EN.json:3: record 2: empty"):
+        load_rtplx(path, "en")
+    path = write_lines(tmp_path / "RTP_LX_EN.json", [json.dumps({"Prompt": "a"}), "", json.dumps({"Prompt": "b"})])
+    assert [r["id"] for r in load_rtplx(path, "en")] == ["0", "1"]
+
+
+def test_paradetox_in_latin1_names_file_and_line(tmp_path):
+    path = tmp_path / "p.tsv"
+    path.write_bytes("toxic\tneutral1\nhe is bad\the is nice\nça va mal\tça va\n".encode("latin-1"))
+    with pytest.raises(XdetoxError, match=r"p.tsv:3: not valid UTF-8"):
+        load_paradetox(path)
+
+
+# ---------------------------------------------------------------------------------------------- degenerate pairs
+
+
+def test_identical_and_duplicate_pairs_are_dropped_with_a_count(caplog):
+    pairs = [{"id": str(i), "prompt": f"prompt {i}", "chosen": f" good {i}", "rejected": f" bad {i}"}
+             for i in range(40)]
+    pairs.append({"id": "same", "prompt": "p", "chosen": " same  words\n", "rejected": "same words"})
+    pairs.append({"id": "again", **{k: pairs[3][k] for k in ("prompt", "chosen", "rejected")}})
+    pairs.append({"id": "near", "prompt": "prompt 3", "chosen": " good 3", "rejected": " bad 3 "})  # not exact: kept
+    with caplog.at_level("WARNING", logger="xdetox.data"):
+        kept = drop_degenerate(pairs)
+    assert [p["id"] for p in kept] == [str(i) for i in range(40)] + ["near"]
+    assert "dropped 2 of 43: 1 with chosen == rejected" in caplog.text and "1 exact duplicate" in caplog.text
+    train, val = filter_and_split(pairs, max_chars=256, val_fraction=0.1, seed=0)
+    assert {p["id"] for p in train + val} == {p["id"] for p in kept}
+
+
+def test_too_many_degenerate_pairs_is_an_error():
+    pairs = [{"id": str(i), "prompt": "p", "chosen": f" c{i % 5}", "rejected": f" r{i % 5}"} for i in range(20)]
+    with pytest.raises(XdetoxError, match=r"15 of 20 \(75.0%\) are degenerate .* more than the allowed 10.0%"):
+        filter_and_split(pairs, max_chars=256, val_fraction=0.1, seed=0)
+    assert len(drop_degenerate(pairs, max_dropped_fraction=0.8)) == 5

@@ -6,6 +6,7 @@ Every error names the config key at fault, e.g. ``config key generation.top_p: 1
 from __future__ import annotations
 
 import copy
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def validate_config(config: dict[str, Any], schema: dict | None = None) -> dict[str, Any]:
     """Return a validated copy of `config` with every default filled in; raise XdetoxError naming the key."""
     config = copy.deepcopy(dict(config))
+    _reject_non_finite(config)
     schema = schema or load_schema()
     validator = _DefaultFillingValidator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
@@ -71,6 +73,21 @@ def validate_config(config: dict[str, Any], schema: dict | None = None) -> dict[
         raise XdetoxError(f"config key {_key(error.absolute_path)}: {_describe(error)}")
     _check_semantics(config)
     return config
+
+
+def _reject_non_finite(value: Any, path: tuple = ()) -> None:
+    """NaN and ±infinity are never a sensible setting, and the schema cannot say so: NaN passes every minimum and
+    maximum (each comparison is false), so `threshold: .nan` would make every ToxProb 0 and `rate: .nan` would turn
+    rate limiting off without an error."""
+    if isinstance(value, float) and not math.isfinite(value):
+        spelled = ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+        raise XdetoxError(f"config key {_key(path)}: {spelled} is not a finite number; give a finite value")
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _reject_non_finite(item, (*path, name))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _reject_non_finite(item, (*path, i))
 
 
 def _check_semantics(config: dict[str, Any]) -> None:

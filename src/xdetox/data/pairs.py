@@ -14,11 +14,18 @@ Two sources:
 from __future__ import annotations
 
 import csv
+import io
+import logging
 import random
 from pathlib import Path
 
 from .. import XdetoxError
-from ..io import iter_jsonl
+from ..io import iter_jsonl_lines, read_text
+
+log = logging.getLogger("xdetox.data")
+
+#: above this share of degenerate pairs (chosen == rejected, exact duplicates) the data is more likely broken than noisy
+MAX_DROPPED_FRACTION = 0.1
 
 LEE_FIELDS = ("prompt_text", "unpert_gen_text", "pert_gen_text")
 
@@ -37,11 +44,12 @@ def load_toxicity_pairwise(path: str | Path) -> list[dict]:
         raise XdetoxError(f"{path}: no *.jsonl files")
     pairs = []
     for file in files:
-        for lineno, raw in enumerate(iter_jsonl(file, required=LEE_FIELDS), start=1):
-            prompt = _check_text(raw["prompt_text"], file, lineno, "prompt_text")
-            chosen = _check_text(raw["unpert_gen_text"], file, lineno, "unpert_gen_text")
-            rejected = _check_text(raw["pert_gen_text"], file, lineno, "pert_gen_text")
-            pairs.append({"id": f"{file.stem}:{lineno}", "prompt": prompt, "chosen": chosen, "rejected": rejected})
+        # ids count records (stable whatever the blank lines); errors name the file's line
+        for n, (line, raw) in enumerate(iter_jsonl_lines(file, required=LEE_FIELDS), start=1):
+            prompt = _check_text(raw["prompt_text"], file, line, "prompt_text")
+            chosen = _check_text(raw["unpert_gen_text"], file, line, "unpert_gen_text")
+            rejected = _check_text(raw["pert_gen_text"], file, line, "pert_gen_text")
+            pairs.append({"id": f"{file.stem}:{n}", "prompt": prompt, "chosen": chosen, "rejected": rejected})
     return pairs
 
 
@@ -56,7 +64,7 @@ def load_paradetox(path: str | Path) -> list[dict]:
     """Build pairs from paradetox.tsv (header: toxic, neutral1, neutral2, neutral3) as described above."""
     path = Path(path)
     pairs = []
-    with open(path, encoding="utf-8") as handle:
+    with io.StringIO(read_text(path), newline="") as handle:  # read_text: file:line errors for a non-UTF-8 file
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if not header or header[0].strip() != "toxic":
@@ -82,13 +90,49 @@ def load_paradetox(path: str | Path) -> list[dict]:
     return pairs
 
 
+def _normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def drop_degenerate(pairs: list[dict], max_dropped_fraction: float = MAX_DROPPED_FRACTION) -> list[dict]:
+    """Drop pairs that teach DPO nothing or twice: chosen == rejected once whitespace is normalised (zero preference
+    signal) and exact repeats of an earlier (prompt, chosen, rejected). Counts go to the log; more than
+    `max_dropped_fraction` of the pairs dropped raises an XdetoxError (the data is likely broken, not noisy)."""
+    kept, identical, repeated, seen = [], [], [], set()
+    for pair in pairs:
+        triple = (pair["prompt"], pair["chosen"], pair["rejected"])
+        if _normalised(pair["chosen"]) == _normalised(pair["rejected"]):
+            identical.append(pair["id"])
+        elif triple in seen:
+            repeated.append(pair["id"])
+        else:
+            seen.add(triple)
+            kept.append(pair)
+    dropped = len(identical) + len(repeated)
+    if dropped:
+        examples = ", ".join((identical + repeated)[:3])
+        log.warning("preference pairs: dropped %d of %d: %d with chosen == rejected (after whitespace normalisation), "
+                    "%d exact duplicate(s); e.g. %s", dropped, len(pairs), len(identical), len(repeated), examples)
+    if pairs and dropped / len(pairs) > max_dropped_fraction:
+        raise XdetoxError(
+            f"preference pairs: {dropped} of {len(pairs)} ({dropped / len(pairs):.1%}) are degenerate "
+            f"({len(identical)} with chosen == rejected, {len(repeated)} exact duplicates; e.g. {examples}), more "
+            f"than the allowed {max_dropped_fraction:.1%}: check the pairs file (are chosen and rejected swapped or "
+            "copied?)"
+        )
+    return kept
+
+
 def filter_and_split(pairs: list[dict], max_chars: int, val_fraction: float, seed: int,
-                     max_pairs: int | None = None) -> tuple[list[dict], list[dict]]:
-    """The reference code's filter (character lengths) and a seeded train/validation split.
+                     max_pairs: int | None = None,
+                     max_dropped_fraction: float = MAX_DROPPED_FRACTION) -> tuple[list[dict], list[dict]]:
+    """Degenerate pairs dropped (drop_degenerate), the reference code's filter (character lengths) and a seeded
+    train/validation split.
 
     Keeps pairs with len(prompt)+len(chosen) <= max_chars and len(prompt)+len(rejected) <= max_chars, optionally a
     seeded subset of `max_pairs`, then holds out `val_fraction` (at least one pair) for validation.
     """
+    pairs = drop_degenerate(pairs, max_dropped_fraction)
     kept = [p for p in pairs
             if len(p["prompt"]) + len(p["chosen"]) <= max_chars and len(p["prompt"]) + len(p["rejected"]) <= max_chars]
     rng = random.Random(seed)

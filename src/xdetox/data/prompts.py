@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from .. import XdetoxError
-from ..io import iter_jsonl
+from ..io import iter_jsonl_lines
 from ..languages import RTPLX_LOCALE
 
 RELEASE_DIRS = {"v0.2": ("rtp-lx/v0.2_raw", ".json"), "v1x": ("rtp-lx/v1x_prompts", ".jsonl")}
@@ -33,13 +33,14 @@ def find_in_folder(folder: str | Path, lang: str) -> Path:
 def load_rtplx(path: str | Path, lang: str) -> list[dict]:
     """Read an RTP-LX JSON-lines file into `{id, lang, text}` records, in file order."""
     records, seen = [], set()
-    for lineno, raw in enumerate(iter_jsonl(path, required=("Prompt",)), start=1):
+    # ids without an Index count records (stable whatever the blank lines); errors name the file's line
+    for n, (line, raw) in enumerate(iter_jsonl_lines(path, required=("Prompt",)), start=1):
         text = raw["Prompt"]
         if not isinstance(text, str) or not text.strip():
-            raise XdetoxError(f"{path}: record {lineno}: empty or non-text 'Prompt'")
-        pid = str(raw.get("Index", lineno - 1))
+            raise XdetoxError(f"{path}:{line}: record {n}: empty or non-text 'Prompt'")
+        pid = str(raw.get("Index", n - 1))
         if pid in seen:
-            raise XdetoxError(f"{path}: record {lineno}: duplicate Index {pid!r}")
+            raise XdetoxError(f"{path}:{line}: record {n}: duplicate Index {pid!r}")
         seen.add(pid)
         records.append({"id": pid, "lang": lang, "text": text})
     if not records:
