@@ -295,3 +295,17 @@ def test_the_abort_summary_counts_texts_in_flight_apart_from_those_never_sent(mo
         assert isinstance(error, PermanentFailureError)
         assert "[0 scored, 1 failed, 3 interrupted in flight, 6 not attempted]" in str(error)
         assert sorted(srv.texts()) == ["t0", "t0", "t1", "t2", "t3"]
+
+
+def test_a_bad_score_is_never_cached(tmp_path, server):
+    from xdetox.scoring.cache import CachedScorer, ScoreCache
+
+    server.inject("bool", texts={"always false"})
+    server.inject("string", texts={"always a string"})
+    scorer = CachedScorer(client(server.url, max_retries=1), ScoreCache(tmp_path / "c.sqlite"))
+    with pytest.raises(TextNotScoredError):
+        scorer.score(["fine", "always false", "always a string"], "en")
+    assert scorer.cache.get(scorer.key("fine", "en")) is not None
+    assert scorer.cache.get(scorer.key("always false", "en")) is None
+    assert scorer.cache.get(scorer.key("always a string", "en")) is None
+    assert len(scorer.cache) == 1
