@@ -59,8 +59,8 @@ def score_job(endpoint: str, n_texts: int, workdir: Path) -> dict:
 def preflight_time(endpoint: str, workdir: Path) -> dict:
     started = time.monotonic()
     try:
-        preflight({"scorers": ["perspective"], "cache": str(workdir / "preflight.sqlite"),
-                   "perspective": {"endpoint": endpoint}})
+        preflight({"scorers": ["perspective"], "perspective": {"endpoint": endpoint}},
+                  cache_path=workdir / "preflight.sqlite")
         outcome = "passed (unexpected)"
     except XdetoxError as err:
         outcome = type(err).__name__

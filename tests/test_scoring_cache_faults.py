@@ -58,7 +58,7 @@ def test_a_damaged_page_is_found_before_any_request_and_named(tmp_path, server):
     with pytest.raises(CacheError) as info:
         scorer.score(TEXTS, "en")
     message = str(info.value)
-    assert str(path) in message and "damaged" in message and "delete it" in message and "scoring.cache" in message
+    assert str(path) in message and "damaged" in message and "delete it" in message and "resources_dir" in message
     assert server.count() == 0
 
 
@@ -66,7 +66,7 @@ def test_a_file_that_is_not_a_database_is_named_on_open(tmp_path, server):
     path = tmp_path / "cache.sqlite"
     path.write_bytes(b"this is not an sqlite file at all" * 200)
     with pytest.raises(CacheError) as info:
-        open_cached_scorer("perspective", {"cache": str(path), "perspective": {"endpoint": server.url}})
+        open_cached_scorer("perspective", {"endpoint": server.url}, path)
     assert str(path) in str(info.value) and "restore it from a backup" in str(info.value)
     assert not isinstance(info.value.__context__, sqlite3.Error) or info.value.__suppress_context__
 

@@ -170,11 +170,10 @@ def test_an_unusable_endpoint_is_a_named_config_error(endpoint, says):
     assert "AIzaSECRET" not in message
 
 
-def test_the_registry_reads_endpoint_and_still_accepts_url(server):
-    assert make_scorer("perspective", {"perspective": {"endpoint": server.url}}).endpoint == server.url
-    assert make_scorer("perspective", {"perspective": {"url": server.url}}).endpoint == server.url
+def test_the_registry_reads_the_endpoint(server):
+    assert make_scorer("perspective", {"endpoint": server.url}).endpoint == server.url
     with pytest.raises(EndpointConfigError, match=ENDPOINT_KEY):
-        make_scorer("perspective", {"perspective": {"endpoint": "ftp://x/y", "url": server.url}})
+        make_scorer("perspective", {"endpoint": "ftp://x/y"})
 
 
 @pytest.mark.parametrize("attributes, says", [

@@ -31,19 +31,22 @@ def server(monkeypatch):
 
 
 def scoring(tmp_path, endpoint, **perspective):
-    return {"scorers": ["perspective"], "cache": str(tmp_path / "cache" / "scores.sqlite"),
-            "perspective": {"endpoint": endpoint, "backoff_base": 0.01, **perspective}}
+    return {"scorers": ["perspective"], "perspective": {"endpoint": endpoint, "backoff_base": 0.01, **perspective}}
+
+
+def cache_in(tmp_path):
+    return tmp_path / "cache" / "scores.sqlite"
 
 
 def test_a_working_setup_passes_with_exactly_one_request(tmp_path, server):
-    lines = preflight(scoring(tmp_path, server.url))
+    lines = preflight(scoring(tmp_path, server.url), cache_path=cache_in(tmp_path))
     assert server.texts() == [PROBE_TEXT]
     assert any("probe" in line for line in lines) and any("will be created" in line for line in lines)
     assert not (tmp_path / "cache").exists()  # planning creates nothing
 
 
 def test_probe_off_sends_nothing(tmp_path, server):
-    preflight(scoring(tmp_path, server.url), probe=False)
+    preflight(scoring(tmp_path, server.url), cache_path=cache_in(tmp_path), probe=False)
     assert server.count() == 0
 
 
@@ -58,34 +61,34 @@ def test_config_errors_are_named_and_send_nothing(tmp_path, server, change, name
     config = scoring(tmp_path, server.url)
     config["perspective"].update(change)
     with pytest.raises(PreflightError, match=names.replace(".", r"\.")):
-        preflight(config)
+        preflight(config, cache_path=cache_in(tmp_path))
     assert server.count() == 0
 
 
 def test_a_missing_key_is_named_and_sends_nothing(tmp_path, server, monkeypatch):
     monkeypatch.delenv(KEY_ENV)
     with pytest.raises(PreflightError, match=KEY_ENV):
-        preflight(scoring(tmp_path, server.url))
+        preflight(scoring(tmp_path, server.url), cache_path=cache_in(tmp_path))
     assert server.count() == 0
 
 
 def test_a_damaged_cache_is_named_before_the_probe(tmp_path, server):
-    config = scoring(tmp_path, server.url)
-    Path(config["cache"]).parent.mkdir()
-    Path(config["cache"]).write_bytes(b"garbage" * 1000)
+    config, cache = scoring(tmp_path, server.url), cache_in(tmp_path)
+    cache.parent.mkdir()
+    cache.write_bytes(b"garbage" * 1000)
     with pytest.raises(PreflightError) as info:
-        preflight(config)
-    assert config["cache"] in str(info.value) and "scoring.cache" in str(info.value)
+        preflight(config, cache_path=cache)
+    assert str(cache) in str(info.value) and "resources_dir" in str(info.value)
     assert server.count() == 0  # probes come last, and only when every local check passed
 
 
 def test_every_problem_is_reported_at_once(tmp_path, server, monkeypatch):
     monkeypatch.delenv(KEY_ENV)
     config = {"scorers": ["perspective", "hf-classifier", "detoxify", "nonsense"],
-              "cache": str(tmp_path), "perspective": {"endpoint": server.url},
+              "perspective": {"endpoint": server.url},
               "hf_classifier": {"model": "./no/such/model"}, "detoxify": {"checkpoint": None}}
     with pytest.raises(PreflightError) as info:
-        preflight(config)
+        preflight(config, cache_path=tmp_path)
     message = str(info.value)
     for named in (KEY_ENV, "scoring.hf_classifier.model", "scoring.detoxify.checkpoint", "'nonsense'",
                   "is a folder"):
@@ -100,7 +103,7 @@ def test_a_failing_probe_stops_the_run_in_seconds_with_the_reason(tmp_path, serv
         server.inject(fault)
     started = time.monotonic()
     with pytest.raises(PreflightError) as info:
-        preflight(scoring(tmp_path, url))
+        preflight(scoring(tmp_path, url), cache_path=cache_in(tmp_path))
     assert time.monotonic() - started < 5
     message = str(info.value)
     assert "probe request" in message and "scoring.perspective.endpoint" in message
@@ -125,13 +128,13 @@ def test_an_existing_cache_is_checked_for_integrity_and_writability(tmp_path):
 
 
 def test_preflight_imports_no_torch(tmp_path):
-    config = {"scorers": ["perspective", "hf-classifier", "detoxify", "lexicon"], "cache": str(tmp_path / "c.sqlite"),
+    config = {"scorers": ["perspective", "hf-classifier", "detoxify", "lexicon"],
               "perspective": {"endpoint": "http://127.0.0.1:9/v1alpha1/comments:analyze"},
               "hf_classifier": {"model": "textdetox/xlmr-large-toxicity-classifier-v2"},
               "detoxify": {"checkpoint": __file__}}
     code = ("import json, sys\n"
             "from xdetox.scoring.preflight import preflight\n"
-            f"preflight(json.loads({json.dumps(json.dumps(config))}), probe=False)\n"
+            f"preflight(json.loads({json.dumps(json.dumps(config))}), cache_path={str(tmp_path / 'c.sqlite')!r}, probe=False)\n"
             "heavy = sorted(m for m in ('torch', 'transformers', 'detoxify', 'numpy') if m in sys.modules)\n"
             "print(heavy)\n")
     env = {**os.environ, KEY_ENV: KEY, "PYTHONPATH": str(SRC)}

@@ -55,7 +55,7 @@ def test_score_generations_file_writes_the_contract_and_reruns_for_free(tmp_path
              "seed": 0} for i, t in enumerate(["a", "b", "a", "", "c", "d"])]
     generations.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with PerspectiveServer(key=KEY) as server:
-        cfg = scoring_config(tmp_path, perspective={"url": server.url, "rate": 200, "concurrency": 2})["perspective"]
+        cfg = scoring_config(tmp_path, perspective={"endpoint": server.url, "rate": 200, "concurrency": 2})["perspective"]
         cache = str(tmp_path / "c.sqlite")
         out = tmp_path / "scores" / "ar.jsonl"
         stats = score(str(generations), str(out), "perspective", cfg, cache)

@@ -42,7 +42,7 @@ from .base import Score, Scorer, ScoringError
 log = logging.getLogger("xdetox.scoring")
 
 
-CACHE_KEY = "scoring.cache"
+CACHE_KEY = "resources_dir"  # the score cache is {resources_dir}/cache/scores.sqlite
 
 
 class CacheError(ScoringError):
@@ -51,7 +51,7 @@ class CacheError(ScoringError):
 
 _DAMAGED = ("the file is damaged: restore it from a backup, or delete it together with its -wal and -shm files to "
             "start an empty cache (every text is then scored again, which spends quota), or point config key "
-            f"{CACHE_KEY} at another file")
+            f"{CACHE_KEY} at another folder")
 _NOT_WRITABLE = ("the file or its folder is not writable here: fix the permissions, or point config key "
                  f"{CACHE_KEY} at a writable path (copy the file there to keep its scores)")
 
@@ -67,14 +67,14 @@ def _advice(err: sqlite3.Error, busy_timeout: float) -> str:
         return _NOT_WRITABLE
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
         return (f"another process kept the cache locked for more than {busy_timeout:g} s: let it finish, or point "
-                f"config key {CACHE_KEY} at another file")
+                f"config key {CACHE_KEY} at another folder")
     if name.startswith("SQLITE_FULL") or "disk is full" in text:
         return f"the disk is full: free space, or point config key {CACHE_KEY} at another file system"
     if name.startswith("SQLITE_IOERR") or "disk i/o" in text:
         return (f"reading or writing the file failed: check the file system, restore the file from a backup, or point "
-                f"config key {CACHE_KEY} at another file")
+                f"config key {CACHE_KEY} at another folder")
     return (f"restore the file from a backup, delete it (its scores are then asked again), or point config key "
-            f"{CACHE_KEY} at another file")
+            f"{CACHE_KEY} at another folder")
 
 
 def cache_key(scorer_id: str, version: str, attributes: Iterable[str], lang: str, text: str) -> str:

@@ -22,17 +22,18 @@ from .registry import SCORERS, UNCACHED, make_scorer
 #: a short, plainly non-toxic English text: any working Perspective-compatible server scores it
 PROBE_TEXT = "Thank you for your help, have a nice day."
 PROBE_LANG = "en"
-DEFAULT_CACHE = "resources/score-cache.sqlite"
+DEFAULT_CACHE = "resources/cache/scores.sqlite"
 
 
 class PreflightError(XdetoxError):
     """One or more scorers cannot work as configured."""
 
 
-def preflight(scoring_config: Mapping[str, Any], scorers: Sequence[str] | None = None, *, probe: bool = True,
+def preflight(scoring_config: Mapping[str, Any], scorers: Sequence[str] | None = None, *,
+              cache_path: str | os.PathLike = DEFAULT_CACHE, probe: bool = True,
               environ: Mapping[str, str] | None = None) -> list[str]:
-    """Check `scorers` (default: scoring_config["scorers"]); return one line per check passed, raise PreflightError
-    listing every problem otherwise."""
+    """Check `scorers` (default: scoring_config["scorers"]) and the score cache at `cache_path`; return one line per
+    check passed, raise PreflightError listing every problem otherwise."""
     environ = os.environ if environ is None else environ
     scorers = list(scoring_config.get("scorers") or []) if scorers is None else list(scorers)
     problems: list[str] = []
@@ -50,7 +51,7 @@ def preflight(scoring_config: Mapping[str, Any], scorers: Sequence[str] | None =
             problems.append(f"{name}: {err}")
     if any(name not in UNCACHED for name in known):
         try:
-            passed.append(check_cache(scoring_config.get("cache") or DEFAULT_CACHE))
+            passed.append(check_cache(cache_path))
         except XdetoxError as err:
             problems.append(str(err))
     # probes last, and only when everything local is right: no quota spent on a run that cannot go ahead anyway
@@ -93,7 +94,7 @@ def check_cache(path: str | os.PathLike) -> str:
 def _check_perspective(scoring_config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
     from .perspective import KEY_ENV
 
-    scorer = make_scorer("perspective", scoring_config)  # validates endpoint, attributes and numbers
+    scorer = make_scorer("perspective", scoring_config.get("perspective") or {})  # validates endpoint, attributes and numbers
     lines = [f"perspective: endpoint {scorer.endpoint}, attributes {', '.join(scorer.attributes)}"]
     if not environ.get(KEY_ENV, "").strip():
         raise PreflightError(f"environment variable {KEY_ENV} is not set: export the Perspective API key before "
@@ -109,7 +110,7 @@ def _probe_perspective(scoring_config: Mapping[str, Any]) -> str:
     cfg = dict(scoring_config.get("perspective") or {})
     cfg.update(max_retries=min(int(cfg.get("max_retries", 10)), 2),
                backoff_max=min(float(cfg.get("backoff_max", 60.0)), 5.0), breaker_failures=1)
-    prober = make_scorer("perspective", {**scoring_config, "perspective": cfg})
+    prober = make_scorer("perspective", cfg)
     started = time.monotonic()
     try:
         score = prober.score([PROBE_TEXT], PROBE_LANG)[0]
