@@ -70,6 +70,12 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> i
 
 def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
     """Yield the records of a JSON Lines file; a bad line raises an error naming file and line."""
+    for _, record in iter_jsonl_numbered(path, required):
+        yield record
+
+
+def iter_jsonl_numbered(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
+    """iter_jsonl, with each record's line number (so callers can name the line of a bad value)."""
     required = tuple(required)
     path = Path(path)
     if not path.exists():
@@ -87,7 +93,7 @@ def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterato
             missing = [key for key in required if key not in record]
             if missing:
                 raise XdetoxError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
-            yield record
+            yield lineno, record
 
 
 def read_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> list[dict[str, Any]]:
