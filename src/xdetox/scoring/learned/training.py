@@ -1,0 +1,84 @@
+"""Training data for the learned scorer and the training run that writes its artifact.
+
+Sources: RTP-LX human ratings (v0.2 raw, every language, the first `max_per_lang` prompts of each language — the
+prompts' Index is the cross-fitting unit) and the English Jigsaw subset (`comment_text,label` rows without header;
+binary labels). One encoder pass computes the features of every training text; the heads are fitted per fold.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..base import ScoringError
+from ...data.prompts import load_rtplx_annotations, select
+from .encoder import Encoder, FeatureSpec, describe
+from .heads import HeadSpec
+from .model import Example, LearnedHeads, fit_crossfitted, save
+from .scorer import oof_records
+
+log = logging.getLogger("xdetox.scoring")
+
+
+def rtplx_examples(files: dict[str, str | Path], max_per_lang: int | None = None) -> list[Example]:
+    """Rated RTP-LX prompts of each language (lang → its RTP_LX_{LOCALE}.json), the first max_per_lang of each."""
+    out = []
+    for lang, path in files.items():
+        records = select(load_rtplx_annotations(path, lang), max_per_lang)
+        out += [Example(r["text"], lang, r["id"], rating=r["toxicity_mean"], source="rtplx") for r in records]
+    return out
+
+
+def jigsaw_examples(path: str | Path, max_examples: int | None = None, seed: int = 0) -> list[Example]:
+    """Jigsaw comments with a 0/1 toxic label (2 columns, no header); a seeded subset keeps both classes balanced as
+    the file is."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScoringError(f"learned scorer: Jigsaw file {path} not found")
+    rows = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for lineno, row in enumerate(csv.reader(handle), start=1):
+            if not row:
+                continue
+            if len(row) != 2 or row[1].strip() not in ("0", "1"):
+                raise ScoringError(f"{path}:{lineno}: expected 2 columns `comment_text,label` with label 0 or 1")
+            if row[0].strip():
+                rows.append((row[0], row[1].strip() == "1"))
+    if not rows:
+        raise ScoringError(f"{path}: no labelled comments")
+    if max_examples is not None and max_examples < len(rows):
+        keep = np.random.default_rng(seed).choice(len(rows), max_examples, replace=False)
+        rows = [rows[i] for i in sorted(keep)]
+    return [Example(text, "en", None, label=label, source="jigsaw") for text, label in rows]
+
+
+def train(encoder_path: str | Path, examples: Sequence[Example], features: FeatureSpec, head: HeadSpec,
+          folds: int, out_dir: str | Path, seed: int = 0, source_weights: dict[str, float] | None = None,
+          batch_tokens: int = 2048, threads: int | None = None) -> LearnedHeads:
+    """Compute features, fit the cross-fitted heads, write the artifact to out_dir; returns it (with timings)."""
+    if not examples:
+        raise ScoringError("learned scorer: no training examples (configure RTP-LX labels and/or Jigsaw)")
+    started = time.perf_counter()
+    encoder = Encoder(encoder_path, features, batch_tokens=batch_tokens, threads=threads)
+    info = describe(encoder_path)
+    x = encoder.features([e.text for e in examples])
+    feature_s = time.perf_counter() - started
+    weights = np.array([(source_weights or {}).get(e.source, 1.0) for e in examples])
+    heads, trained, oof, fold = fit_crossfitted(x, examples, head, folds, seed, weights)
+    counts = Counter(f"{e.source}:{e.lang}" for e in examples)
+    model = LearnedHeads(
+        encoder=info, features=features, head=head, folds=folds if len(heads) > 1 else 0, seed=seed, heads=heads,
+        trained_ids=trained, oof=oof_records(examples, oof, fold),
+        training={"examples": dict(sorted(counts.items())), "source_weights": source_weights or {},
+                  "seconds": {"features": round(feature_s, 1), "total": round(time.perf_counter() - started, 1)}},
+    )
+    save(model, out_dir)
+    log.info("learned scorer: %d examples, %d head(s), features %.0f s, total %.0f s -> %s", len(examples),
+             len(heads), feature_s, time.perf_counter() - started, out_dir)
+    return model
