@@ -26,6 +26,7 @@ from ..base import ScoringError
 log = logging.getLogger("xdetox.scoring")
 
 POOLINGS = ("mean", "max", "mean+max", "last")
+PRECISIONS = ("float32", "int8")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class FeatureSpec:
     layers: tuple[int, ...] = (6,)
     pooling: str = "mean"
     max_length: int = 128
+    #: "float32", or "int8": the blocks' linear layers dynamically quantised to int8 (≈1.5× faster on CPU, the
+    #: features change slightly, so heads are trained and used with the same precision)
+    precision: str = "float32"
 
     def __post_init__(self):
         object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
@@ -41,6 +45,9 @@ class FeatureSpec:
                                f"got {list(self.layers)}")
         if self.pooling not in POOLINGS:
             raise ScoringError(f"learned scorer: unknown pooling {self.pooling!r}; choose from {', '.join(POOLINGS)}")
+        if self.precision not in PRECISIONS:
+            raise ScoringError(f"learned scorer: unknown precision {self.precision!r}; choose from "
+                               f"{', '.join(PRECISIONS)}")
         if self.max_length < 2:
             raise ScoringError(f"learned scorer: max_length must be ≥ 2, got {self.max_length}")
 
@@ -111,6 +118,12 @@ class Encoder:
         finally:
             hf_logging.set_verbosity(level)
         model.eval()
+        if self.spec.precision == "int8":
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the API is still the fast CPU path
+                torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
         self._tokenizer = AutoTokenizer.from_pretrained(self.path)
         self._blocks = _block_list(model, keep)
         self._special = set(self._tokenizer.all_special_ids)

@@ -32,7 +32,7 @@ from .heads import Head, HeadSpec, fit_head
 
 FORMAT = "xdetox-learned-scorer/1"
 #: keys of the scorer's config section that the trained heads must match
-CONFIG_KEYS = ("layers", "pooling", "max_length", "head", "l2", "folds")
+CONFIG_KEYS = ("layers", "pooling", "max_length", "precision", "head", "l2", "folds")
 
 
 def fold_of(prompt_id: str, folds: int, seed: int = 0) -> int:
@@ -91,7 +91,7 @@ class LearnedHeads:
     def mismatches(self, configured: Mapping) -> list[str]:
         """Config keys (CONFIG_KEYS) whose configured value differs from what these heads were trained with."""
         have = {"layers": list(self.features.layers), "pooling": self.features.pooling,
-                "max_length": self.features.max_length, "head": self.head.kind, "l2": self.head.l2,
+                "max_length": self.features.max_length, "precision": self.features.precision, "head": self.head.kind, "l2": self.head.l2,
                 "folds": self.folds}
         wanted = {k: (list(v) if k == "layers" else v) for k, v in configured.items() if k in have}
         return [f"{k}: trained with {have[k]!r}, configured {v!r}" for k, v in wanted.items() if have[k] != v]
