@@ -296,8 +296,10 @@ def test_score_records_hands_the_prompt_ids_over():
 
 def test_training_data_readers(tmp_path, shared_data):
     files = {"en": shared_data / "rtp-lx/v0.2_raw/RTP_LX_EN.json", "hi": shared_data / "rtp-lx/v0.2_raw/RTP_LX_HI.json"}
-    ex = rtplx_examples(files, max_per_lang=5)
+    ex = rtplx_examples(files, max_per_lang=5, selection="first")
     assert len(ex) == 10 and ex[0].prompt_id == "0" and ex[0].rating == 5.0 and ex[5].lang == "hi"
+    rnd = rtplx_examples(files, max_per_lang=300)  # seeded random: reaches the benign part of the file
+    assert rnd == rtplx_examples(files, max_per_lang=300) and max(int(e.prompt_id) for e in rnd) > 700
     jig = jigsaw_examples(shared_data / "jigsaw-subsets/robtest_jigsaw_balanced_12180.csv", 100)
     assert len(jig) == 100 and 30 < sum(e.label for e in jig) < 70 and all(e.prompt_id is None for e in jig)
     bad = tmp_path / "j.csv"

@@ -26,11 +26,15 @@ from .scorer import oof_records
 log = logging.getLogger("xdetox.scoring")
 
 
-def rtplx_examples(files: dict[str, str | Path], max_per_lang: int | None = None) -> list[Example]:
-    """Rated RTP-LX prompts of each language (lang → its RTP_LX_{LOCALE}.json), the first max_per_lang of each."""
+def rtplx_examples(files: dict[str, str | Path], max_per_lang: int | None = None, selection: str = "random",
+                   seed: int = 0) -> list[Example]:
+    """Rated RTP-LX prompts of each language (lang → its RTP_LX_{LOCALE}.json): max_per_lang of each, a seeded random
+    subset by default. Not the first n: RTP-LX is ordered toxic first (Index 0–599: 55% rated ≥ 3; 600–999: 10%), so
+    the first 600 hold almost no benign prompts and a head trained on them fails on benign text (measured: mean AUC
+    0.76 from the first 600 per language vs 0.81 from 300 random ones)."""
     out = []
     for lang, path in files.items():
-        records = select(load_rtplx_annotations(path, lang), max_per_lang)
+        records = select(load_rtplx_annotations(path, lang), max_per_lang, selection, seed)
         out += [Example(r["text"], lang, r["id"], rating=r["toxicity_mean"], source="rtplx") for r in records]
     return out
 
