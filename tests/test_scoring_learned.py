@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from xdetox import XdetoxError
 from xdetox.scoring.base import Score, Scorer, ScoringError, score_records
 from xdetox.scoring.learned import encoder as encoder_mod
 from xdetox.scoring.learned import heads as heads_mod
@@ -276,7 +277,9 @@ def test_single_head_scores_without_prompt_ids(tiny_model_dir, tmp_path):
                                                                                            "sunny"] * 3)]
     train(path, ex, FeatureSpec(layers=(2,)), HeadSpec("logistic", l2=1.0), folds=5, out_dir=tmp_path / "h")
     scorer = LearnedScorer(tmp_path / "h", path)
-    assert scorer.model.folds == 0 and len(scorer.score(["idiot", "nice"], "de")) == 2
+    # no prompt-labelled examples: one head, whatever the configured folds, and no prompt ids needed
+    assert len(scorer.model.heads) == 1 and scorer.model.folds == 5
+    assert len(scorer.score(["idiot", "nice"], "de")) == 2
 
 
 def test_score_records_hands_the_prompt_ids_over():
@@ -302,6 +305,18 @@ def test_training_data_readers(tmp_path, shared_data):
     assert rnd == rtplx_examples(files, max_per_lang=300) and max(int(e.prompt_id) for e in rnd) > 700
     jig = jigsaw_examples(shared_data / "jigsaw-subsets/robtest_jigsaw_balanced_12180.csv", 100)
     assert len(jig) == 100 and 30 < sum(e.label for e in jig) < 70 and all(e.prompt_id is None for e in jig)
+    from xdetox.data.prompts import load_rtplx_annotations
+
+    ann = load_rtplx_annotations(files["en"], "en")
+    assert ann[0] == {"id": "0", "lang": "en", "text": ann[0]["text"], "toxicity_mean": 5.0, "raters": [5.0, 5.0, 5.0]}
+    rtp = tmp_path / "RTP_LX_EN.json"
+    good = {"Prompt": "hi", "Index": 1, "Annotations": {"Toxicity": 2.0}, "AnnotationsRaw": {"Toxicity": [1, 2, 3]}}
+    for broken, message in [({"Annotations": {}}, "no 'Annotations.Toxicity'"),
+                            ({"Annotations": {"Toxicity": 7}}, r"expected a number in \[1, 5\]"),
+                            ({"AnnotationsRaw": {"Toxicity": [1, 1, 1]}}, "not the mean of the raters")]:
+        rtp.write_text(json.dumps(good) + "\n\n" + json.dumps({**good, "Index": 2, **broken}) + "\n", encoding="utf-8")
+        with pytest.raises(XdetoxError, match=f"RTP_LX_EN.json:3: .*{message}"):
+            load_rtplx_annotations(rtp, "en")
     bad = tmp_path / "j.csv"
     bad.write_text('"ok",1\n"bad",maybe\n', encoding="utf-8")
     with pytest.raises(ScoringError, match=r"j.csv:2: expected 2 columns"):

@@ -5,8 +5,8 @@ fold `fold_of(id)` of K — a hash, so it needs no list and is the same in every
 labelled example whose prompt is NOT in fold k (plus the examples without a prompt id, e.g. Jigsaw), and scores
 exactly the texts whose prompt is in fold k — a prompt, its translations, and every continuation sampled from any of
 them. So no head ever scores a text whose prompt Index it was trained on; the artifact stores each head's training
-prompt ids and the scorer checks them at scoring time as well. With K = 0 (or no prompt-labelled examples) there is
-one head, which may score anything.
+prompt ids and the scorer checks them at scoring time as well. With K < 2, or no prompt-labelled examples (Jigsaw
+only), there is one head, which may score anything.
 
 On disk (a folder): `heads.npz` (standardisation and weights per head), `model.json` (encoder fingerprint, feature
 and head settings, K, seed, training data summary, each head's training prompt ids, sha256 of heads.npz) and

@@ -77,7 +77,7 @@ def train(encoder_path: str | Path, examples: Sequence[Example], features: Featu
     heads, trained, oof, fold = fit_crossfitted(x, examples, head, folds, seed, weights)
     counts = Counter(f"{e.source}:{e.lang}" for e in examples)
     model = LearnedHeads(
-        encoder=info, features=features, head=head, folds=folds if len(heads) > 1 else 0, seed=seed, heads=heads,
+        encoder=info, features=features, head=head, folds=folds, seed=seed, heads=heads,
         trained_ids=trained, oof=oof_records(examples, oof, fold),
         training={"examples": dict(sorted(counts.items())), "source_weights": source_weights or {},
                   "seconds": {"features": round(feature_s, 1), "total": round(time.perf_counter() - started, 1)}},
