@@ -298,15 +298,20 @@ def test_score_records_hands_the_prompt_ids_over():
 
 
 def test_training_data_readers(tmp_path, shared_data):
+    from xdetox.data.prompts import load_rtplx_annotations
+
     files = {"en": shared_data / "rtp-lx/v0.2_raw/RTP_LX_EN.json", "hi": shared_data / "rtp-lx/v0.2_raw/RTP_LX_HI.json"}
     ex = rtplx_examples(files, max_per_lang=5, selection="first")
     assert len(ex) == 10 and ex[0].prompt_id == "0" and ex[0].rating == 5.0 and ex[5].lang == "hi"
+    mean = rtplx_examples(files, max_per_lang=5, selection="first", target="index_mean")
+    en0 = [r for r in load_rtplx_annotations(files["hi"], "hi") if r["id"] == "0"][0]["toxicity_mean"]
+    assert mean[0].rating == pytest.approx((5.0 + en0) / 2) and mean[0].human == 5.0 and mean[5].rating == mean[0].rating
+    with pytest.raises(ScoringError, match="unknown RTP-LX target"):
+        rtplx_examples(files, 5, target="vibes")
     rnd = rtplx_examples(files, max_per_lang=300)  # seeded random: reaches the benign part of the file
     assert rnd == rtplx_examples(files, max_per_lang=300) and max(int(e.prompt_id) for e in rnd) > 700
     jig = jigsaw_examples(shared_data / "jigsaw-subsets/robtest_jigsaw_balanced_12180.csv", 100)
     assert len(jig) == 100 and 30 < sum(e.label for e in jig) < 70 and all(e.prompt_id is None for e in jig)
-    from xdetox.data.prompts import load_rtplx_annotations
-
     ann = load_rtplx_annotations(files["en"], "en")
     assert ann[0] == {"id": "0", "lang": "en", "text": ann[0]["text"], "toxicity_mean": 5.0, "raters": [5.0, 5.0, 5.0]}
     rtp = tmp_path / "RTP_LX_EN.json"
@@ -337,3 +342,12 @@ def test_registry_builds_the_learned_scorer(trained, tmp_path):
     scorer.close()
     with pytest.raises(ScoringError, match="configured 'max'"):
         open_cached_scorer("learned", {**cfg, "learned": {**cfg["learned"], "pooling": "max"}})
+
+
+def test_oof_records_keep_the_texts_own_human_rating():
+    from xdetox.scoring.learned.scorer import oof_records
+
+    ex = [Example("a", "id", "3", rating=3.5, human=2.0), Example("b", "en", "4", rating=1.0),
+          Example("c", "en", None, label=True)]
+    recs = oof_records(ex, np.array([0.4, 0.1, np.nan]), np.array([2, 0, -1]))
+    assert [(r["prompt_id"], r["rating"], r["fold"]) for r in recs] == [("3", 2.0, 2), ("4", 1.0, 0)]

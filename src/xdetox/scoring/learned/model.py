@@ -43,13 +43,15 @@ def fold_of(prompt_id: str, folds: int, seed: int = 0) -> int:
 
 @dataclass
 class Example:
-    """A training text: `rating` on 1–5 (RTP-LX mean) or None with `label` (Jigsaw: toxic or not)."""
+    """A training text: `rating` (the training target on 1–5) or None with `label` (Jigsaw: toxic or not); `human`
+    is the text's own human rating when the target is something else (e.g. its Index's mean over languages)."""
     text: str
     lang: str
     prompt_id: str | None = None
     rating: float | None = None
     label: bool | None = None
     source: str = ""
+    human: float | None = None
 
     def target(self, head: HeadSpec) -> float:
         if self.rating is not None:

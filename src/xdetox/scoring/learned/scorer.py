@@ -146,5 +146,5 @@ class LearnedScorer(Scorer):
 def oof_records(examples, oof: np.ndarray, fold: np.ndarray) -> list[dict]:
     """The out-of-fold scores of the prompt-labelled training examples, as stored in the artifact."""
     return [{"lang": e.lang, "prompt_id": str(e.prompt_id), "text": e.text, "score": float(s), "fold": int(k),
-             "rating": e.rating}
+             "rating": e.human if e.human is not None else e.rating}
             for e, s, k in zip(examples, oof, fold) if e.prompt_id is not None and k >= 0]

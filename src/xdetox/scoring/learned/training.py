@@ -26,16 +26,34 @@ from .scorer import oof_records
 log = logging.getLogger("xdetox.scoring")
 
 
+TARGETS = ("own", "index_mean")
+
+
 def rtplx_examples(files: dict[str, str | Path], max_per_lang: int | None = None, selection: str = "random",
-                   seed: int = 0) -> list[Example]:
+                   seed: int = 0, target: str = "own") -> list[Example]:
     """Rated RTP-LX prompts of each language (lang → its RTP_LX_{LOCALE}.json): max_per_lang of each, a seeded random
     subset by default. Not the first n: RTP-LX is ordered toxic first (Index 0–599: 55% rated ≥ 3; 600–999: 10%), so
     the first 600 hold almost no benign prompts and a head trained on them fails on benign text (measured: mean AUC
-    0.76 from the first 600 per language vs 0.81 from 300 random ones)."""
+    0.76 from the first 600 per language vs 0.81 from 300 random ones).
+
+    target "own": each text's own rating (mean of its 3 raters). "index_mean": the mean rating of its Index over all
+    loaded languages, which makes the scorer language-neutral — it no longer learns that, say, Indonesian raters
+    rate the same prompt lower — at almost no AUC cost (measured 0.825 vs 0.830; offset from English on the parallel
+    prompts at most 0.09 instead of 0.26). The human rating kept for validation is always the text's own."""
+    if target not in TARGETS:
+        raise ScoringError(f"learned scorer: unknown RTP-LX target {target!r}; choose from {', '.join(TARGETS)}")
+    every = {lang: load_rtplx_annotations(path, lang) for lang, path in files.items()}
+    by_index: dict[str, list[float]] = {}
+    for records in every.values():
+        for r in records:
+            by_index.setdefault(r["id"], []).append(r["toxicity_mean"])
     out = []
-    for lang, path in files.items():
-        records = select(load_rtplx_annotations(path, lang), max_per_lang, selection, seed)
-        out += [Example(r["text"], lang, r["id"], rating=r["toxicity_mean"], source="rtplx") for r in records]
+    for lang, records in every.items():
+        for r in select(records, max_per_lang, selection, seed):
+            # index_mean: the mean rating of this Index over the loaded languages — the same prompt judged by up to
+            # 17 × 3 raters. Cross-fitting still holds (only heads that train on the Index see its labels).
+            rating = r["toxicity_mean"] if target == "own" else sum(by_index[r["id"]]) / len(by_index[r["id"]])
+            out.append(Example(r["text"], lang, r["id"], rating=rating, source="rtplx", human=r["toxicity_mean"]))
     return out
 
 
