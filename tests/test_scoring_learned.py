@@ -333,15 +333,16 @@ def test_registry_builds_the_learned_scorer(trained, tmp_path):
 
     path, out, _ = trained
     with pytest.raises(ScoringError, match="scoring.learned.heads: required"):
-        make_scorer("learned", {"learned": {"encoder": str(path)}})
-    cfg = {"cache": str(tmp_path / "s.sqlite"), "learned": {"heads": str(out), "encoder": str(path), "layers": [1, 2]}}
+        make_scorer("learned", {"encoder": str(path)})
+    cfg = {"heads": str(out), "encoder": str(path), "layers": [1, 2]}
+    cache = tmp_path / "s.sqlite"
     assert isinstance(make_scorer("learned", cfg), LearnedScorer)
-    scorer = open_cached_scorer("learned", cfg)
+    scorer = open_cached_scorer("learned", cfg, cache)
     scorer.score_prompts(["x"], "en", ["5"])
     assert scorer.stats["stored"] == 1
     scorer.close()
     with pytest.raises(ScoringError, match="configured 'max'"):
-        open_cached_scorer("learned", {**cfg, "learned": {**cfg["learned"], "pooling": "max"}})
+        open_cached_scorer("learned", {**cfg, "pooling": "max"}, cache)
 
 
 def test_oof_records_keep_the_texts_own_human_rating():
