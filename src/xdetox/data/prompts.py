@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 
 from .. import XdetoxError
-from ..io import iter_jsonl_lines
+from ..io import iter_jsonl, iter_jsonl_lines
 from ..languages import RTPLX_LOCALE
 
 RELEASE_DIRS = {"v0.2": ("rtp-lx/v0.2_raw", ".json"), "v1x": ("rtp-lx/v1x_prompts", ".jsonl")}
@@ -45,6 +46,44 @@ def load_rtplx(path: str | Path, lang: str) -> list[dict]:
         records.append({"id": pid, "lang": lang, "text": text})
     if not records:
         raise XdetoxError(f"{path}: no prompts")
+    return records
+
+
+def load_rtplx_annotations(path: str | Path, lang: str, attribute: str = "Toxicity") -> list[dict]:
+    """RTP-LX human ratings: `{id, lang, text, toxicity_mean, raters}` per prompt, in file order.
+
+    `toxicity_mean` is the file's `Annotations[attribute]` (the mean of the raters on the 1–5 scale); `raters` the
+    individual ratings from `AnnotationsRaw[attribute]` (an empty list where the file has none). Only the v0.2 raw
+    release carries ratings (v1x keeps `PromptAnnotations` instead, read too). A missing or out-of-range rating is an
+    error naming the file and line: a label silently dropped would bias the validation towards easy prompts.
+    """
+    records, seen = [], set()
+    for lineno, raw in iter_jsonl_lines(path, required=("Prompt",)):
+        where = f"{path}:{lineno}"
+        text = raw["Prompt"]
+        if not isinstance(text, str) or not text.strip():
+            raise XdetoxError(f"{where}: empty or non-text 'Prompt'")
+        annotations = raw.get("Annotations", raw.get("PromptAnnotations"))
+        if not isinstance(annotations, dict) or attribute not in annotations:
+            raise XdetoxError(f"{where}: no 'Annotations.{attribute}' (human rating); RTP-LX v0.2 raw carries them")
+        mean = annotations[attribute]
+        if isinstance(mean, bool) or not isinstance(mean, (int, float)) or not (1.0 <= mean <= 5.0):
+            raise XdetoxError(f"{where}: 'Annotations.{attribute}' = {mean!r}, expected a number in [1, 5]")
+        raters = (raw.get("AnnotationsRaw") or {}).get(attribute, [])
+        if not isinstance(raters, list) or not all(isinstance(r, (int, float)) and 1 <= r <= 5 for r in raters):
+            raise XdetoxError(f"{where}: 'AnnotationsRaw.{attribute}' = {raters!r}, expected ratings in [1, 5]")
+        if raters and not math.isclose(sum(raters) / len(raters), mean, abs_tol=1e-6):
+            raise XdetoxError(f"{where}: 'Annotations.{attribute}' = {mean} is not the mean of the raters {raters}")
+        if "Index" not in raw:
+            raise XdetoxError(f"{where}: no 'Index' (the prompt id shared by the translations of a prompt)")
+        pid = str(raw["Index"])
+        if pid in seen:
+            raise XdetoxError(f"{where}: duplicate Index {pid!r}")
+        seen.add(pid)
+        records.append({"id": pid, "lang": lang, "text": text, "toxicity_mean": float(mean),
+                        "raters": [float(r) for r in raters]})
+    if not records:
+        raise XdetoxError(f"{path}: no annotated prompts")
     return records
 
 

@@ -44,6 +44,14 @@ class Scorer(ABC):
     def score(self, texts: Sequence[str], lang: str) -> list[Score]:
         """Score texts written in `lang` (an ISO code of languages.PAPER_LANGUAGES)."""
 
+    def score_prompts(self, texts: Sequence[str], lang: str, prompt_ids: Sequence[str | None]) -> list[Score]:
+        """Score texts whose prompts have ids `prompt_ids` (same order: a prompt or a continuation of it).
+
+        Only a scorer trained on prompt labels needs the ids: the learned scorer, cross-fitted by prompt, sends each
+        text to a head that never saw its prompt. Every other scorer ignores them.
+        """
+        return self.score(texts, lang)
+
     def iter_score(self, texts: Sequence[str], lang: str) -> Iterator[tuple[int, Score]]:
         """Yield (index into texts, score) as results become available, in any order.
 
@@ -63,7 +71,8 @@ def score_records(generations: Sequence[dict], scorer: Scorer) -> list[dict]:
         by_lang.setdefault(record["lang"], []).append(i)
     results: list[Score | None] = [None] * len(generations)
     for lang, indices in by_lang.items():
-        scores = scorer.score([generations[i]["text"] for i in indices], lang)
+        scores = scorer.score_prompts([generations[i]["text"] for i in indices], lang,
+                                      [str(generations[i]["prompt_id"]) for i in indices])
         if len(scores) != len(indices):
             raise ScoringError(f"scorer {scorer.id} returned {len(scores)} scores for {len(indices)} texts")
         for i, s in zip(indices, scores):

@@ -3,7 +3,9 @@
 Each scorer receives exactly its own section (`scoring.perspective`, `scoring.hf_classifier`, …, defaults filled by
 the config schema), whose keys are its constructor's arguments: adding a scorer is one class and one schema section.
 
-The lexicon scorer is not cached: it is a pure function of the text that runs in microseconds, so storing its
+The learned scorer puts the cache in front of each of its cross-fitted heads (the fold is part of the cache key), so
+it is built with the cache rather than wrapped in it; its section also carries `heads`, the trained artifact the
+workflow passes in. The lexicon scorer is not cached: it is a pure function of the text that runs in microseconds, so storing its
 answers would only grow the cache file (and a new word list would need a version bump anyway, which it has).
 """
 
@@ -14,7 +16,7 @@ from typing import Any, Mapping
 
 from .base import Scorer, ScoringError
 
-SCORERS = ("perspective", "hf-classifier", "detoxify", "lexicon")
+SCORERS = ("perspective", "hf-classifier", "detoxify", "lexicon", "learned")
 #: scorers answered directly, without the cache (see the module docstring)
 UNCACHED = frozenset({"lexicon"})
 
@@ -34,6 +36,8 @@ def make_scorer(name: str, settings: Mapping[str, Any]) -> Scorer:
         from .detoxify_scorer import DetoxifyScorer as cls
     elif name == "lexicon":
         from .lexicon import LexiconScorer as cls
+    elif name == "learned":
+        return _learned(settings, cache=None)
     else:
         raise ScoringError(f"unknown scorer {name!r}; choose from {', '.join(SCORERS)}")
     return cls(**settings)
@@ -42,8 +46,18 @@ def make_scorer(name: str, settings: Mapping[str, Any]) -> Scorer:
 def open_cached_scorer(name: str, settings: Mapping[str, Any], cache_path: str | os.PathLike) -> Scorer:
     """`make_scorer` behind the persistent score cache at `cache_path`; close() it to close both.
 
-    Returns a cache.CachedScorer (its `.stats` dict counts hits, misses and requests), except for the uncached lexicon.
+    Returns a cache.CachedScorer (its `.stats` dict counts hits, misses and requests), except for the uncached lexicon
+    and the learned scorer (cached per head).
     """
+    if name == "learned":
+        from .cache import ScoreCache
+
+        cache = ScoreCache(cache_path)
+        try:
+            return _learned(settings, cache=cache)
+        except BaseException:
+            cache.close()
+            raise
     scorer = make_scorer(name, settings)
     if name in UNCACHED:
         return scorer
@@ -55,3 +69,15 @@ def open_cached_scorer(name: str, settings: Mapping[str, Any], cache_path: str |
         scorer.close()
         raise
     return CachedScorer(scorer, cache)
+
+
+def _learned(settings: Mapping[str, Any], cache) -> Scorer:
+    from .learned.model import CONFIG_KEYS
+    from .learned.scorer import LearnedScorer
+
+    for key in ("heads", "encoder"):
+        if not settings.get(key):
+            raise ScoringError(f"config key scoring.learned.{key}: required when scorers include 'learned'")
+    return LearnedScorer(settings["heads"], settings["encoder"],
+                         configured={k: settings[k] for k in CONFIG_KEYS if k in settings},
+                         batch_tokens=settings.get("batch_tokens", 2048), threads=settings.get("threads"), cache=cache)
