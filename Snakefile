@@ -1,12 +1,17 @@
 # xdetox — "Preference Tuning For Toxicity Mitigation Generalizes Across Languages" as one Snakemake DAG.
 #   snakemake --cores 2                      the embedded default (config.yaml)
-#   snakemake --cores 8 --configfile configs/paper.yaml --profile profiles/default
+#   snakemake --configfile configs/paper.yaml --profile profiles/workstation     (or --profile profiles/slurm)
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml is the embedded demo: it applies only when no --configfile is given, so a preset (configs/*.yaml) is the
+# whole config and never gains the demo's model or settings. Spawned jobs (Slurm) get the same --configfiles, so they
+# see the same config. To layer a file on the demo, pass both: --configfile config.yaml mine.yaml.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
