@@ -126,3 +126,30 @@ def test_machine_gpus_sources():
     assert machine_gpus({"XDETOX_GPUS": "2,3", "CUDA_VISIBLE_DEVICES": "0"}) == ["2", "3"]
     assert machine_gpus({"CUDA_VISIBLE_DEVICES": "0, 2"}) == ["0", "2"]
     assert machine_gpus({"CUDA_VISIBLE_DEVICES": ""}) == []
+
+
+def test_job_log_holds_the_rules_gpus_and_hides_the_rest(tmp_path, monkeypatch):
+    from xdetox.logs import job_log
+
+    monkeypatch.setenv("XDETOX_GPUS", "0,1")
+    monkeypatch.setenv("XDETOX_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.delenv("SLURM_STEP_ID", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    with job_log(tmp_path / "a.log", 1, "dpo"):
+        seen = os.environ["CUDA_VISIBLE_DEVICES"]
+        with job_log(tmp_path / "b.log", 1, "generate"):
+            other = os.environ["CUDA_VISIBLE_DEVICES"]
+    assert {seen, other} == {"0", "1"}
+    assert "holding GPU(s)" in (tmp_path / "a.log").read_text()
+    with job_log(tmp_path / "c.log", 0, "score"):
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == ""
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+
+
+def test_every_script_passes_its_gpu_resource_to_job_log():
+    from pathlib import Path
+
+    scripts = sorted((Path(__file__).resolve().parents[1] / "workflow" / "scripts").glob("*.py"))
+    missing = [p.name for p in scripts
+               if 'job_log(snakemake.log[0], snakemake.resources.get("gpu", 0), snakemake.rule)' not in p.read_text()]
+    assert scripts and not missing

@@ -9,10 +9,15 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def job_log(path: str | Path | None):
-    """Send logging and stderr to `path` for the duration of a job; errors are logged before they propagate."""
+def job_log(path: str | Path | None, gpus: int | None = None, label: str = ""):
+    """Send logging and stderr to `path` for the duration of a job; errors are logged before they propagate.
+
+    `gpus` (the rule's `gpu` resource; 0 for CPU rules) makes the job hold that many GPU slots of the machine
+    (xdetox.gpus), so it sees exactly its own GPUs; None leaves CUDA_VISIBLE_DEVICES alone (in-process callers).
+    """
     if path is None:
-        yield logging.getLogger("xdetox")
+        with _slots(gpus, label):
+            yield logging.getLogger("xdetox")
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,10 +30,19 @@ def job_log(path: str | Path | None):
         old_stderr = sys.stderr
         sys.stderr = handle
         try:
-            yield logging.getLogger("xdetox")
+            with _slots(gpus, label):
+                yield logging.getLogger("xdetox")
         except Exception:
             logging.getLogger("xdetox").exception("job failed")
             raise
         finally:
             sys.stderr = old_stderr
             root.removeHandler(handler)
+
+
+def _slots(gpus: int | None, label: str):
+    if gpus is None:
+        return contextlib.nullcontext()
+    from .gpus import gpu_slots
+
+    return gpu_slots(int(gpus), label=label)

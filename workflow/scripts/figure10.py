@@ -1,6 +1,6 @@
 from xdetox.logs import job_log
 from xdetox.steps.evaluate import figure10
 
-with job_log(snakemake.log[0]):
+with job_log(snakemake.log[0], snakemake.resources.get("gpu", 0), snakemake.rule):
     p = snakemake.params
     figure10(p.label, p.langs, snakemake.input.base, snakemake.input.dpo, snakemake.output.png, p.evaluator)
