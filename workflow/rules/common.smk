@@ -35,6 +35,7 @@ BENCHMARKS = "benchmarks"  # per-rule wall time and memory (Snakemake's benchmar
 SCRIPTS = "../scripts"
 REPORT = "../report"
 CORE_ENV = "../../envs/core.yaml"
+QLORA_ENV = "../../envs/qlora.yaml"
 
 # every cache lives under {resources_dir}/cache (xdetox.cache; the score cache is xdetox.scoring.cache)
 GENERATION_CACHE = f"{RESOURCES}/cache/generation"
@@ -155,6 +156,11 @@ def dpo_hparams(wc):
 def dpo_work_dir(wc):
     """Parameter: trainer checkpoints, outside the directory output so an interrupted run can resume."""
     return f"{RESOURCES}/checkpoints/{wc.model}/{wc.stage}"
+
+
+def dpo_conda_env(wc):
+    """The DPO rule's environment: envs/qlora.yaml (core + bitsandbytes) for QLoRA stages, envs/core.yaml otherwise."""
+    return QLORA_ENV if stage_hparams(config, wc.model, wc.stage)["method"] == "qlora" else CORE_ENV
 
 
 def dpo_title(wc):

@@ -27,7 +27,7 @@ rule dpo:
     benchmark:
         f"{BENCHMARKS}/dpo/{{model}}/{{stage}}.tsv"
     conda:
-        CORE_ENV
+        dpo_conda_env
     threads: threads_for("train")
     resources:
         mem_mb=model_resources("mem_mb"),
