@@ -104,3 +104,105 @@ def test_non_finite_model_settings_are_named(tmp_path):
     config["models"]["m"]["dpo"] = {"beta": float("inf")}
     with pytest.raises(XdetoxError, match=r"config key models\.m\.dpo\.beta: \.inf"):
         validate_config(config)
+
+
+def paper_preset(tmp_path):
+    from pathlib import Path
+
+    cfg = load_yaml(Path(__file__).resolve().parents[1] / "configs" / "paper.yaml")
+    cfg["data"]["pairs"]["path"] = str(tmp_path)
+    probe = tmp_path / "train.csv"
+    probe.write_text('id,comment_text,toxic\n1,"a",0\n', encoding="utf-8")
+    cfg["interpret"]["probe"]["path"] = str(probe)
+    return cfg
+
+
+def test_qlora_with_fp16_is_refused_naming_the_key(tmp_path):
+    cfg = minimal(tmp_path)
+    cfg["models"]["m"]["dpo"] = {"method": "qlora", "precision": "fp16"}
+    with pytest.raises(XdetoxError, match=r"config key models\.m\.dpo\.precision: fp16 cannot train QLoRA"):
+        validate_config(cfg)
+    cfg["models"]["m"]["dpo"]["precision"] = "bf16"
+    validate_config(cfg)
+
+
+def test_figure12_qlora_stage_inherits_fp16_and_is_refused_on_compare_precision(tmp_path):
+    cfg = minimal(tmp_path, dpo={"precision": "fp16"}, evaluation={"figure12": {"model": "m", "compare_method": "qlora"}})
+    with pytest.raises(XdetoxError, match=r"config key evaluation\.figure12\.compare_precision"):
+        validate_config(cfg)
+    cfg["evaluation"]["figure12"]["compare_precision"] = "bf16"
+    from xdetox.stages import stage_hparams
+
+    done = validate_config(cfg)
+    assert stage_hparams(done, "m", "dpo-qlora")["precision"] == "bf16"
+    assert stage_hparams(done, "m", "dpo")["precision"] == "fp16"
+
+
+def test_lm_head_lora_target_is_refused_naming_the_key(tmp_path):
+    cfg = minimal(tmp_path)
+    cfg["models"]["m"]["dpo"] = {"method": "lora", "lora": {"target_modules": ["q_proj", "lm_head"]}}
+    with pytest.raises(XdetoxError, match=r"config key models\.m\.dpo\.lora\.target_modules: 'lm_head'"):
+        validate_config(cfg)
+
+
+def test_paper_preset_follows_the_reference(tmp_path):
+    from xdetox.stages import dpo_variants, stage_hparams
+
+    cfg = validate_config(paper_preset(tmp_path))
+    assert set(cfg["models"]) == {"mgpt-1.3b", "bloom-1.7b", "bloom-7.1b", "llama2-7b", "llama3-8b", "aya23-8b"}
+    for model in cfg["models"]:
+        for stage in dpo_variants(cfg, model):
+            hp = stage_hparams(cfg, model, stage)
+            assert hp["weight_decay"] == 0.0
+            assert (hp["bos"], hp["prompt_truncation"]) == ("reference", "if-too-long")
+            assert not (hp["method"] == "qlora" and hp["precision"] == "fp16"), (model, stage)
+    assert cfg["interpret"]["probe"]["source"] == "jigsaw-train" and cfg["interpret"]["probe"]["max_tokens"] is None
+    assert cfg["interpret"]["table5"]["neurons"] == [[14, 5723], [3, 5794], [13, 7176], [1, 2583]]
+    assert cfg["interpret"]["prepend_bos"] is True
+    assert cfg["retrieval"]["measure"] == "paired_cosine"
+
+
+def test_schema_defaults_follow_the_reference_and_the_demo_keeps_its_settings(tmp_path):
+    from pathlib import Path
+
+    d = validate_config(minimal(tmp_path))["dpo"]
+    assert (d["weight_decay"], d["bos"], d["prompt_truncation"]) == (0.0, "reference", "if-too-long")
+    demo = validate_config(load_yaml(Path(__file__).resolve().parents[1] / "config.yaml"))
+    assert model_dpo(demo, "gemma3-270m")["weight_decay"] == 0.05
+    assert model_dpo(demo, "gemma3-270m")["prompt_truncation"] == "always"
+    assert demo["interpret"]["probe"]["source"] == "jigsaw-balanced"
+
+
+def test_jigsaw_train_probe_needs_its_path(tmp_path):
+    with pytest.raises(XdetoxError, match=r"config key interpret\.probe\.path: required"):
+        validate_config(minimal(tmp_path, interpret={"probe": {"source": "jigsaw-train"}}))
+    with pytest.raises(XdetoxError, match=r"config key interpret\.probe\.path: file"):
+        validate_config(minimal(tmp_path, interpret={"probe": {"source": "jigsaw-train", "path": str(tmp_path / "x")}}))
+
+
+def test_dpo_source_replaces_training(tmp_path):
+    from xdetox.stages import dpo_variants
+
+    ckpt = tmp_path / "published"
+    ckpt.mkdir()
+    cfg = minimal(tmp_path)
+    cfg["models"]["m"]["dpo_source"] = {"path": str(ckpt)}
+    assert list(dpo_variants(validate_config(cfg), "m")) == ["dpo"]
+    cfg["models"]["m"]["dpo"] = {"seeds": [0, 1]}
+    with pytest.raises(XdetoxError, match=r"config key models\.m\.dpo\.seeds"):
+        validate_config(cfg)
+    cfg["models"]["m"]["dpo"] = {}
+    cfg["models"]["m"]["dpo_source"] = {"path": str(ckpt), "id": "org/x"}
+    with pytest.raises(XdetoxError, match=r"config key models\.m\.dpo_source: give exactly one"):
+        validate_config(cfg)
+    cfg["models"]["m"]["dpo_source"] = {"id": "org/x"}
+    cfg["evaluation"] = {"figure12": {"model": "m", "compare_method": "lora"}}
+    with pytest.raises(XdetoxError, match=r"config key evaluation\.figure12\.compare_method"):
+        validate_config(cfg)
+
+
+def test_tensor_parallel_cannot_exceed_the_models_gpus(tmp_path):
+    cfg = minimal(tmp_path, generation={"backend": "vllm", "vllm": {"tensor_parallel_size": 2}})
+    cfg["models"]["m"]["resources"] = {"gpus": 1}
+    with pytest.raises(XdetoxError, match=r"config key generation\.vllm\.tensor_parallel_size: 2 exceeds models\.m"):
+        validate_config(cfg)

@@ -17,7 +17,10 @@ def paper_config(tmp_path) -> dict:
     pairs = tmp_path / "toxicity_pairwise"
     pairs.mkdir()
     (pairs / "split_0.jsonl").write_text('{"prompt_text": "a", "unpert_gen_text": " b", "pert_gen_text": " c"}\n')
-    config["data"]["pairs"]["path"] = str(pairs)  # the one value the user must give
+    config["data"]["pairs"]["path"] = str(pairs)  # the two values the user must give
+    probe = tmp_path / "train.csv"
+    probe.write_text('id,comment_text,toxic\n1,"a",0\n2,"b",1\n', encoding="utf-8")
+    config["interpret"]["probe"]["path"] = str(probe)
     return config
 
 

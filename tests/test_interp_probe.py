@@ -95,3 +95,21 @@ def test_probe_step_writes_weight_metrics_and_history(tiny_model_dir, tmp_path):
     assert saved == metrics and saved["n_rows"] == 20 and saved["n_train"] + saved["n_val"] == 20
     assert 0 <= saved["val_accuracy"] <= 1
     assert (out / "history.csv").read_text().count("\n") == 1 + 3
+
+
+def test_jigsaw_train_reads_kaggles_train_csv(tmp_path):
+    from xdetox.data.probe import load_probe_rows, read_jigsaw_train
+
+    path = tmp_path / "train.csv"
+    path.write_text('"id","comment_text","toxic","severe_toxic","obscene","threat","insult","identity_hate"\n'
+                    '"a1","fine, ""quoted""\nover two lines",0,0,0,0,0,0\n'
+                    '"a2","you are awful",1,0,1,0,1,0\n', encoding="utf-8")
+    assert read_jigsaw_train(path) == [('fine, "quoted"\nover two lines', 0), ("you are awful", 1)]
+    assert load_probe_rows(path, "jigsaw-train") == read_jigsaw_train(path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nx,1\n", encoding="utf-8")
+    with pytest.raises(XdetoxError, match=r"bad.csv:1: header lacks comment_text, toxic"):
+        read_jigsaw_train(bad)
+    bad.write_text('id,comment_text,toxic\n1,"a\nb",0\n2,c,yes\n', encoding="utf-8")
+    with pytest.raises(XdetoxError, match=r"bad.csv:4: toxic 'yes'"):
+        read_jigsaw_train(bad)

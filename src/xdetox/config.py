@@ -108,6 +108,9 @@ def _check_semantics(config: dict[str, Any]) -> None:
         dpo = model_dpo(config, name)
         if dpo["max_prompt_length"] >= dpo["max_length"]:
             raise XdetoxError(f"config key {where}.dpo.max_prompt_length: must be smaller than max_length ({dpo['max_length']})")
+        _check_dpo_source(config, name)
+        _check_training(config, name)
+        _check_tensor_parallel(config, name)
     prompts = config["data"]["prompts"]
     if prompts["path"] and not Path(prompts["path"]).is_dir():
         raise XdetoxError(f"config key data.prompts.path: folder {prompts['path']!r} does not exist")
@@ -118,11 +121,71 @@ def _check_semantics(config: dict[str, Any]) -> None:
     if local is not None and not Path(local).is_dir():
         source = "environment variable " + DATA_DIR_ENV if os.environ.get(DATA_DIR_ENV) else "config key data.local_dir"
         raise XdetoxError(f"{source}: folder {local!r} does not exist")
+    probe = config["interpret"]["probe"]
+    if probe["source"] == "jigsaw-train" and not probe["path"]:
+        raise XdetoxError("config key interpret.probe.path: required when interpret.probe.source is 'jigsaw-train' "
+                          "(Kaggle's jigsaw-toxic-comment-classification-challenge train.csv)")
+    if probe["path"] and not Path(probe["path"]).is_file():
+        raise XdetoxError(f"config key interpret.probe.path: file {probe['path']!r} does not exist")
     if "hf-classifier" in config["scoring"]["scorers"] and not config["scoring"]["hf_classifier"]["model"]:
         raise XdetoxError("config key scoring.hf_classifier.model: required when scorers include 'hf-classifier'")
     if "detoxify" in config["scoring"]["scorers"] and not config["scoring"]["detoxify"]["checkpoint"]:
         raise XdetoxError("config key scoring.detoxify.checkpoint: required when scorers include 'detoxify'")
     _check_evaluation(config)
+
+
+def _check_dpo_source(config: dict[str, Any], name: str) -> None:
+    """A published DPO checkpoint replaces training: exactly one of id/path, and no training variants of it."""
+    source = config["models"][name].get("dpo_source")
+    if not source:
+        return
+    where = f"models.{name}.dpo_source"
+    if ("id" in source) == ("path" in source):
+        raise XdetoxError(f"config key {where}: give exactly one of id (a hub id) or path (a local folder)")
+    if "path" in source and not Path(source["path"]).is_dir():
+        raise XdetoxError(f"config key {where}.path: folder {source['path']!r} does not exist")
+    own = config["models"][name].get("dpo") or {}
+    for key in ("seeds", "learning_rates"):
+        if key in own or config["dpo"].get(key):
+            raise XdetoxError(f"config key models.{name}.dpo.{key}: a model with dpo_source trains nothing, so it has "
+                              f"no {key} variants; remove {key} (or dpo_source)")
+    fig12 = config["evaluation"]["figure12"]
+    if fig12 and fig12["compare_method"] and (fig12["compare_model"] or fig12["model"]) == name:
+        raise XdetoxError(f"config key evaluation.figure12.compare_method: model {name!r} has dpo_source, so no "
+                          "extra DPO stage can be trained for it")
+
+
+def _check_training(config: dict[str, Any], name: str) -> None:
+    """Settings TRL 1.16 cannot train, checked for every DPO stage of the model (Figure 12's variant included)."""
+    from .stages import dpo_variants, stage_hparams
+
+    for stage, variant in dpo_variants(config, name).items():
+        hp = stage_hparams(config, name, stage)
+        if hp["method"] == "full":
+            continue
+        where = f"models.{name}.dpo"
+        if hp["method"] == "qlora" and hp["precision"] == "fp16":
+            key = "evaluation.figure12.compare_precision" if "method" in variant else f"{where}.precision"
+            raise XdetoxError(
+                f"config key {key}: fp16 cannot train QLoRA (stage {stage}): TRL 1.16 casts the adapter weights of a "
+                "quantized model to bf16 and fp16's grad scaler cannot unscale bf16 gradients; use bf16 (or fp32 on "
+                "GPUs without bf16)")
+        targets = hp["lora"]["target_modules"]
+        if isinstance(targets, list) and "lm_head" in targets:
+            raise XdetoxError(
+                f"config key {where}.lora.target_modules: 'lm_head' cannot be a LoRA target with TRL 1.16 (its "
+                "DPOTrainer computes log-probabilities from lm_head.weight directly and refuses an lm_head adapter); "
+                "remove it")
+
+
+def _check_tensor_parallel(config: dict[str, Any], name: str) -> None:
+    gen = config["generation"]
+    if gen["backend"] != "vllm":
+        return
+    tp, gpus = gen["vllm"]["tensor_parallel_size"], config["models"][name]["resources"]["gpus"]
+    if tp > max(gpus, 1):
+        raise XdetoxError(f"config key generation.vllm.tensor_parallel_size: {tp} exceeds models.{name}.resources.gpus "
+                          f"({gpus}); a generation job sees only the GPUs it holds")
 
 
 def _check_evaluation(config: dict[str, Any]) -> None:

@@ -35,6 +35,8 @@ def dpo_variants(config: dict[str, Any], model: str) -> "OrderedDict[str, dict[s
     hp = model_dpo(config, model)
     seed = main_seed(hp)
     variants: "OrderedDict[str, dict[str, Any]]" = OrderedDict(dpo={"seed": seed})
+    if config["models"][model].get("dpo_source"):  # a published checkpoint: nothing is trained, so no variants
+        return variants
     for s in (hp.get("seeds") or [])[1:]:
         variants[f"dpo-seed{s}"] = {"seed": s}
     for lr in hp.get("learning_rates") or []:
@@ -42,7 +44,10 @@ def dpo_variants(config: dict[str, Any], model: str) -> "OrderedDict[str, dict[s
             variants[f"dpo-lr{lr_name(lr)}"] = {"learning_rate": lr, "seed": seed}
     fig12 = config["evaluation"]["figure12"]
     if fig12 and fig12["compare_method"] and (fig12["compare_model"] or fig12["model"]) == model:
-        variants[f"dpo-{fig12['compare_method']}"] = {"method": fig12["compare_method"], "seed": seed}
+        variant = {"method": fig12["compare_method"], "seed": seed}
+        if fig12.get("compare_precision"):
+            variant["precision"] = fig12["compare_precision"]
+        variants[f"dpo-{fig12['compare_method']}"] = variant
     return variants
 
 

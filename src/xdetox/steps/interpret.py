@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .. import models
-from ..data.probe import load_labelled_csv
+from ..data.probe import load_probe_rows
 from ..interp.activations import figure3_rows, language_activations
 from ..interp.adapters import caption_note, make_adapter
 from ..interp.intervention import figure2_sweep, table5, table5_neurons
@@ -66,7 +66,7 @@ def load_probe(path: str | Path) -> torch.Tensor:
 def interp_probe(model_dir: str, data_path: str, probe_out: str, metrics_out: str, history_out: str, probe: dict,
                  model: Mapping[str, Any], threads: int | None = None) -> dict:
     """Train the probe on the base model's pooled features; save its weight, metrics and per-epoch history."""
-    rows = load_labelled_csv(data_path, probe["max_rows"], probe["seed"])
+    rows = load_probe_rows(data_path, probe["source"], probe["max_rows"], probe["seed"])
     log.info("probe data: %d rows (%d toxic) from %s", len(rows), sum(l for _, l in rows), data_path)
     lm = models.load_model(model_dir, dtype=model["dtype"], threads=threads)
     tokenizer = models.load_tokenizer(model_dir)
