@@ -67,6 +67,9 @@ def test_dpo_writes_a_plain_checkpoint_and_curve(tmp_path, tiny_model_dir, pair_
     assert summary["best_checkpoint_step"] in (2, 4)
     model = AutoModelForCausalLM.from_pretrained(out / "model")  # loads without PEFT: adapters are merged
     assert not any("lora" in name for name, _ in model.named_parameters())
+    from xdetox.train.merge import check_dense
+
+    assert set(check_dense(out / "model").values()) == {"F32"}  # a dense checkpoint, no quantization_config
     rows = list(csv.DictReader((out / "curve.csv").open()))
     assert {r["split"] for r in rows} == {"train", "eval"}
     assert all(r["rewards/accuracies"] != "" for r in rows if r["split"] == "eval")
@@ -111,3 +114,33 @@ def test_other_hyperparameters_never_resume_a_stale_run(tiny_model_dir, pair_fil
     model_dir = tiny_model_dir("gpt2")
     assert key(hparams(model_dir), pair_files, model_dir) != key(hparams(model_dir, learning_rate=5e-4), pair_files,
                                                                  model_dir)
+
+
+def reference_prompt_ids(tokenizer, r, max_length, max_prompt_length):
+    """TRL 0.8.6 DPOTrainer.tokenize_row (trl/trainer/dpo_trainer.py @v0.8.6, l.658-686), the prompt's ids."""
+    prompt = [tokenizer.bos_token_id] + tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]
+    longer = max(len(tokenizer(r[k], add_special_tokens=False)["input_ids"]) + 1 for k in ("chosen", "rejected"))
+    if len(prompt) + longer > max_length:
+        prompt = prompt[-max_prompt_length:]  # truncation_mode keep_end
+    return prompt
+
+
+def test_prompts_get_bos_and_are_cut_only_when_the_pair_is_too_long(tiny_model_dir):
+    from xdetox.models import load_tokenizer
+    from xdetox.train.dpo import prepare_pairs
+
+    tok = load_tokenizer(tiny_model_dir("gpt2"))
+    assert tok("a")["input_ids"][0] != tok.bos_token_id  # like mGPT's and BLOOM's: no BOS of its own
+    words = " ".join(f"w{i}" for i in range(30))
+    records = [{"prompt": "You are", "chosen": " kind", "rejected": " rude"},
+               {"prompt": words[:40], "chosen": " kind", "rejected": " rude"},  # longer than 8 tokens, fits in 64
+               {"prompt": words, "chosen": " kind" * 20, "rejected": " rude"}]  # pair over 64 tokens
+    out = prepare_pairs(records, tok, max_length=64, max_prompt_length=8)
+    ids = [tok(r["prompt"], add_special_tokens=False)["input_ids"] for r in out]
+    assert ids == [reference_prompt_ids(tok, r, 64, 8) for r in records]
+    assert ids[0][0] == ids[1][0] == tok.bos_token_id and len(ids[1]) > 8 and len(ids[2]) == 8
+    # the switches: the tokenizer's own BOS (none here) and always cutting reproduce the former behaviour
+    old = prepare_pairs(records, tok, 64, 8, bos="tokenizer", truncation="always")
+    plain = [len(tok(r["prompt"], add_special_tokens=False)["input_ids"]) for r in records]
+    assert [len(tok(r["prompt"], add_special_tokens=False)["input_ids"]) for r in old] == [min(n, 8) for n in plain]
+    assert plain[0] < 8 and out[0]["prompt"] == tok.bos_token + "You are"

@@ -123,3 +123,20 @@ def left_padded(encoded: list[list[int]], pad: int, device: torch.device) -> tup
         ids[row, width - len(e):] = torch.tensor(e, dtype=torch.long)
         mask[row, width - len(e):] = 1
     return ids.to(device), mask.to(device)
+
+
+def adds_bos(tokenizer) -> bool:
+    """True when the tokenizer itself starts an encoding with BOS (Llama, Gemma); GPT-2-style (mGPT) and BLOOM
+    tokenizers do not (TransformerLens tests it the same way)."""
+    bos = tokenizer.bos_token_id
+    ids = tokenizer("a")["input_ids"]
+    return bos is not None and len(ids) > 0 and ids[0] == bos
+
+
+def bos_prefix(tokenizer) -> str:
+    """Text that makes an encoding start with exactly one BOS token when the tokenizer does not add one itself ('' when
+    it does). Fast tokenizers split registered special tokens out of text; without a BOS token, EOS stands in, as in
+    TransformerLens."""
+    if adds_bos(tokenizer):
+        return ""
+    return tokenizer.bos_token or tokenizer.eos_token or ""

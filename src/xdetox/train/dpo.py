@@ -3,7 +3,8 @@ xg/training/dpo.py), full / LoRA / QLoRA.
 
 As TRL's own dpo.py parses its arguments once into dataclasses, the config's DPO section becomes one frozen
 `DPOHyperparameters` at the edge (the step) and nothing below reads a dict. The result is always a plain
-transformers model (LoRA adapters are merged), so generation never needs PEFT. The best checkpoint by validation
+transformers model: a (Q)LoRA adapter is saved, then merged into the base reloaded unquantized (xdetox.train.merge),
+so generation never needs PEFT or bitsandbytes and vLLM can load a QLoRA run's result. The best checkpoint by validation
 loss is kept (early stopping with the configured patience), as in the reference.
 """
 
@@ -24,6 +25,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, DPOTrainer
 
 from .. import XdetoxError, models
+from ..models import bos_prefix
 from .curves import history_to_rows
 
 log = logging.getLogger("xdetox.train")
@@ -64,6 +66,8 @@ class DPOHyperparameters:
     freeze_embeddings: bool
     gradient_checkpointing: bool
     precision: str
+    bos: str  # reference (always BOS, TRL 0.8.6) or tokenizer
+    prompt_truncation: str  # if-too-long (TRL 0.8.6) or always
     lora: LoraSettings
 
     @classmethod
@@ -84,7 +88,8 @@ class DPOHyperparameters:
 
 @dataclass
 class DPOResult:
-    policy: Any  # the trained (merged) model
+    policy: Any  # the trained model (full fine-tuning); None when the run trained an adapter
+    adapter_dir: Path | None  # the best (Q)LoRA adapter, to merge into the unquantized base
     tokenizer: Any
     history: list[dict]  # xdetox.train.curves rows
     summary: dict
@@ -107,12 +112,29 @@ def lora_targets(family: str | None, setting: str | Sequence[str]) -> list[str] 
     return setting if isinstance(setting, str) else list(setting)
 
 
-def truncate_prompts(records: list[dict], tokenizer, max_prompt_tokens: int) -> list[dict]:
-    """Keep the last `max_prompt_tokens` tokens of each prompt (the reference's max_prompt_length, keep-end)."""
+def prepare_pairs(records: list[dict], tokenizer, max_length: int, max_prompt_length: int, bos: str = "reference",
+                  truncation: str = "if-too-long") -> list[dict]:
+    """Prompts as the reference's TRL 0.8.6 tokenised them (DPOTrainer.tokenize_row), through TRL 1.16's text API.
+
+    bos "reference": the prompt starts with BOS (0.8.6 always prepended it; TRL 1.16 adds it only if the tokenizer
+    does, and mGPT's and BLOOM's do not). truncation "if-too-long": the prompt (with that BOS) keeps its last
+    `max_prompt_length` tokens only when prompt + the longer response + EOS exceed `max_length`, as 0.8.6 (keep_end);
+    "always" cuts every longer prompt. A response still too long is then cut by TRL's collator (keep_start).
+    One difference remains: a tokenizer that adds BOS itself (Llama) re-adds it to a cut prompt, where 0.8.6 cut it off.
+    """
+    prefix = bos_prefix(tokenizer) if bos == "reference" else ""
+    eos = 1 if tokenizer.eos_token_id is not None else 0
     out = []
     for r in records:
-        ids = tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]
-        prompt = r["prompt"] if len(ids) <= max_prompt_tokens else tokenizer.decode(ids[-max_prompt_tokens:])
+        prompt = prefix + r["prompt"]
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        if truncation == "always":
+            cut = len(ids) > max_prompt_length
+        else:
+            longer = max(len(tokenizer(r[k], add_special_tokens=False)["input_ids"]) for k in ("chosen", "rejected"))
+            cut = len(ids) + longer + eos > max_length and len(ids) > max_prompt_length
+        if cut:
+            prompt = tokenizer.decode(ids[-max_prompt_length:])
         out.append({"prompt": prompt, "chosen": r["chosen"], "rejected": r["rejected"]})
     return out
 
@@ -167,7 +189,8 @@ def load_policy(model_dir: str | Path, hp: DPOHyperparameters, dtype: str, threa
             from transformers import BitsAndBytesConfig
             import bitsandbytes  # noqa: F401  (optional: only QLoRA needs it)
         except ImportError:
-            raise XdetoxError("dpo.method qlora needs bitsandbytes and a CUDA GPU: pip install bitsandbytes") from None
+            raise XdetoxError("dpo.method qlora needs bitsandbytes and a CUDA GPU: pip install 'xdetox[qlora]' "
+                              "(or run with --sdm conda: the QLoRA stages use envs/qlora.yaml)") from None
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16,
             bnb_4bit_use_double_quant=True,
@@ -192,15 +215,16 @@ def peft_config(hp: DPOHyperparameters, family: str | None):
 
 def train_dpo(model_dir: str | Path, train_pairs: list[dict], val_pairs: list[dict], hp: DPOHyperparameters,
               work_dir: str | Path, family: str | None, dtype: str, threads: int | None = None) -> DPOResult:
-    """Train, keep the best checkpoint by validation loss, merge LoRA; returns the policy to save.
+    """Train and keep the best checkpoint by validation loss: the policy (full fine-tuning) or the adapter saved
+    under `work_dir`/adapter ((Q)LoRA), which the caller merges into the unquantized base (xdetox.train.merge).
 
     `work_dir` holds trainer checkpoints outside the rule's output so an interrupted run resumes from them; the
     caller removes it once the result is saved.
     """
     set_seed(hp.seed)
     tokenizer = models.load_tokenizer(model_dir, pad_with_eos=True)
-    train = truncate_prompts(train_pairs, tokenizer, hp.max_prompt_length)
-    val = truncate_prompts(val_pairs, tokenizer, hp.max_prompt_length)
+    train = prepare_pairs(train_pairs, tokenizer, hp.max_length, hp.max_prompt_length, hp.bos, hp.prompt_truncation)
+    val = prepare_pairs(val_pairs, tokenizer, hp.max_length, hp.max_prompt_length, hp.bos, hp.prompt_truncation)
     use_cpu = not torch.cuda.is_available()
     args = _training_args(hp, Path(work_dir), len(train), use_cpu)
     model = load_policy(model_dir, hp, dtype, threads)
@@ -219,11 +243,14 @@ def train_dpo(model_dir: str | Path, train_pairs: list[dict], val_pairs: list[di
         log.info("resuming DPO from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
     best = trainer.state.best_model_checkpoint
-    policy = trainer.model
+    policy, adapter_dir = trainer.model, None
     if hp.method != "full":
-        policy = policy.merge_and_unload()
-    if hasattr(policy, "hf_quantizer"):
-        policy.hf_quantizer = None
+        # merging into a 4-bit base would re-quantize the merged weights (most of a small DPO delta rounds away) and
+        # keep quantization_config, which vLLM cannot load: save the best adapter, merge into the unquantized base
+        adapter_dir = Path(work_dir) / "adapter"
+        policy.save_pretrained(str(adapter_dir))
+        tokenizer.save_pretrained(str(adapter_dir))
+        policy = None
     summary = {
         "n_train_pairs": len(train),
         "n_val_pairs": len(val),
@@ -233,7 +260,15 @@ def train_dpo(model_dir: str | Path, train_pairs: list[dict], val_pairs: list[di
         "train_loss": result.training_loss,
         "hyperparameters": hp.as_dict(),
     }
-    return DPOResult(policy, tokenizer, history_to_rows(trainer.state.log_history), summary)
+    history = history_to_rows(trainer.state.log_history)
+    del trainer, model
+    if adapter_dir is not None:
+        import gc
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return DPOResult(policy, adapter_dir, tokenizer, history, summary)
 
 
 def run_key(hp: DPOHyperparameters, train_pairs: list[dict], val_pairs: list[dict], model_dir: str | Path) -> str:
