@@ -17,6 +17,7 @@ from xdetox.languages import PAPER_LANGUAGES
 from xdetox.report.captions import evaluator_label, table2_notes
 from xdetox.scoring.registry import SCORERS as SCORER_NAMES
 from xdetox.scoring.registry import section as scorer_section
+from xdetox.scoring.budget import budget_message, describe, estimate, over_budget, prompts_per_language
 from xdetox.stages import dpo_variants, figure12_runs, lr_stages, seed_stages, stage_hparams
 
 try:
@@ -462,3 +463,45 @@ def all_targets():
         targets += [f"{RETR}/{model}/measures.json", f"{RETR}/{model}/layers.png",
                     f"{RETR}/{model}/{MAIN_SCORER}/figure4.png"]
     return targets
+
+
+# ---- remote scoring cost (before any job) ------------------------------------------------------------------------
+def prompt_count(lang):
+    prompts = config["data"]["prompts"]
+    counted = None
+    if prompts["path"]:
+        with open(find_in_folder(prompts["path"], lang), encoding="utf-8") as handle:
+            counted = sum(1 for line in handle if line.strip())
+    return prompts_per_language(prompts["release"], lang, prompts["max_prompts_per_lang"], counted)
+
+
+def perspective_cost():
+    """Requests of every Perspective score job of the plan (Table 2's scores and Figure 2's continuations)."""
+    if "perspective" not in SCORERS:
+        return None
+    n_samples = config["generation"]["n_samples"]
+    jobs = [(prompt_count(lang) * n_samples, Path(f"{RESULTS}/scores/perspective/{model}/{stage}/{lang}.jsonl").exists())
+            for model in MODELS for stage in stages(model) for lang in LANGS]
+    if MAIN_SCORER == "perspective":
+        cap = INTERPRET["figures_max_prompts"]
+        per_model = sum(min(prompt_count(lang), cap or prompt_count(lang)) for lang in LANGS)
+        jobs += [(per_model * len(INTERPRET["figure2"]["offsets"]),
+                  Path(f"{INTERP}/{model}/figure2/perspective.csv").exists()) for model in INTERPRET_MODELS]
+    return estimate("Perspective API", jobs, config["scoring"]["perspective"]["rate"])
+
+
+PERSPECTIVE_COST = perspective_cost() if workflow.is_main_process else None
+if PERSPECTIVE_COST is not None:
+    logger.info(describe(PERSPECTIVE_COST, "scoring.perspective.rate"))
+    if over_budget(PERSPECTIVE_COST, config["scoring"]["perspective"]["budget_hours"]):
+        action = config["scoring"]["perspective"]["over_budget"]
+        logger.warning(budget_message(PERSPECTIVE_COST, config["scoring"]["perspective"]["budget_hours"],
+                                      "scoring.perspective")
+                       + ("; a real run stops here before any job" if action == "error" else ""))
+
+
+onstart:
+    if (PERSPECTIVE_COST is not None and config["scoring"]["perspective"]["over_budget"] == "error"
+            and over_budget(PERSPECTIVE_COST, config["scoring"]["perspective"]["budget_hours"])):
+        raise WorkflowError(budget_message(PERSPECTIVE_COST, config["scoring"]["perspective"]["budget_hours"],
+                                           "scoring.perspective"))
