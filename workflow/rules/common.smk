@@ -108,10 +108,25 @@ def base_model_dir(model):
     return f"{RESOURCES}/models/{model}/base"
 
 
+def published_in_place(model):
+    """A dpo_source path that is already a dense checkpoint is used where it is (an adapter folder is merged)."""
+    source = model_cfg(model).get("dpo_source")
+    return bool(source and "path" in source and not Path(source["path"], "adapter_config.json").is_file())
+
+
 def model_dir(model, stage):
     if stage == "base":
         return base_model_dir(model)
+    if model_cfg(model).get("dpo_source"):  # a published checkpoint: no training (stage is always "dpo")
+        if published_in_place(model):
+            return model_cfg(model)["dpo_source"]["path"]
+        return f"{RESOURCES}/models/{model}/dpo-published"
     return f"{RESULTS}/dpo/{model}/{stage}/model"
+
+
+def dpo_source(wc):
+    """Parameter: the job's model's published DPO checkpoint (models.<m>.dpo_source)."""
+    return model_cfg(wc.model)["dpo_source"]
 
 
 def stage_model(wc):
@@ -191,7 +206,8 @@ def prompt_selection(wc):
     return {"max_prompts": prompts["max_prompts_per_lang"], "selection": prompts["selection"], "seed": prompts["seed"]}
 
 
-def pairs_source():
+def pairs_source(wc=None):
+    """Input: the preference pairs' source file (evaluated only when a DPO stage is trained)."""
     pairs = config["data"]["pairs"]
     if pairs["path"]:
         return pairs["path"]
@@ -433,7 +449,8 @@ def all_targets():
     tables, figures = f"{RESULTS}/tables", f"{RESULTS}/figures"
     for model in MODELS:
         # DPO curves, language of continuations, scorer agreement (every other scorer against the main one)
-        targets += [f"{RESULTS}/dpo/{model}/{stage}/training_curve.png" for stage in dpo_stages(model)]
+        if not model_cfg(model).get("dpo_source"):
+            targets += [f"{RESULTS}/dpo/{model}/{stage}/training_curve.png" for stage in dpo_stages(model)]
         targets += [f"{tables}/langid/{model}/langid.csv", f"{tables}/langid/{model}/langid.md",
                     f"{figures}/langid/{model}/langid.png"]
         targets += [f"{tables}/agreement/{model}/base/{MAIN_SCORER}_vs_{other}.md" for other in SCORERS[1:]]

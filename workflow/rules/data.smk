@@ -46,7 +46,7 @@ rule prompts:
 rule pairs:
     """English preference pairs {id, prompt, chosen, rejected}, filtered and split into train and validation."""
     input:
-        pairs_source(),
+        pairs_source,
     output:
         train=f"{RESOURCES}/data/pairs/train.jsonl",
         val=f"{RESOURCES}/data/pairs/val.jsonl",
@@ -82,3 +82,24 @@ rule base_model:
         runtime=60,
     script:
         f"{SCRIPTS}/base_model.py"
+
+
+rule published_model:
+    """A published DPO checkpoint (models.<m>.dpo_source) as the model's dpo stage: dense, or an adapter merged."""
+    input:
+        base=base_model,
+    output:
+        directory(f"{RESOURCES}/models/{{model}}/dpo-published"),
+    params:
+        source=dpo_source,
+    log:
+        f"{LOGS}/models/{{model}}/dpo-published.log",
+    benchmark:
+        f"{BENCHMARKS}/models/{{model}}/dpo-published.tsv"
+    conda:
+        CORE_ENV
+    resources:
+        mem_mb=model_resources("mem_mb"),
+        runtime=120,
+    script:
+        f"{SCRIPTS}/published_model.py"

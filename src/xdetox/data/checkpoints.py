@@ -69,3 +69,31 @@ def download_hub(model_id: str, revision: str | None, out_dir: str | Path, what:
             f"({err}); offline? use a local checkpoint folder instead"
         ) from None
     return Path(out_dir)
+
+
+def prepare_published_dpo(source: dict, base_dir: str | Path, out_dir: str | Path) -> Path:
+    """A published DPO checkpoint (config models.<m>.dpo_source) as a dense folder at `out_dir`: a dense checkpoint
+    as it is, an adapter-only one merged into the base (`base_dir`); a quantized one is refused (vLLM cannot load
+    bitsandbytes checkpoints and their weights are not the trained ones)."""
+    import shutil
+
+    from ..train.merge import check_dense, merge_adapter
+
+    out_dir = Path(out_dir)
+    staged = out_dir.with_name(out_dir.name + ".download")
+    if "id" in source:
+        download_hub(source["id"], source.get("revision"), staged, what="published DPO checkpoint")
+        folder = staged
+    else:
+        folder = Path(source["path"])
+    try:
+        if (folder / "adapter_config.json").is_file() and not any(folder.glob("model*.safetensors")):
+            merge_adapter(base_dir, folder, out_dir, dtype="float32")
+        else:
+            check_dense(folder)
+            with atomic_dir(out_dir) as tmp:
+                shutil.copytree(folder, tmp, dirs_exist_ok=True)
+    finally:
+        if folder == staged:
+            shutil.rmtree(staged, ignore_errors=True)
+    return out_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..data.checkpoints import prepare_base_model
+from ..data.checkpoints import prepare_base_model, prepare_published_dpo
 from ..data.fetch import download
 from ..data.pairs import filter_and_split, load_paradetox, load_toxicity_pairwise
 from ..data.prompts import load_rtplx, select
@@ -41,3 +41,8 @@ def pairs(source: str, train_out: str, val_out: str, settings: dict) -> tuple[in
 def base_model(model: dict, out: str) -> Path:
     """A plain transformers checkpoint of a hub or GGUF-package model (config models.<name>)."""
     return prepare_base_model(model, out)
+
+
+def published_model(source: dict, base_dir: str, out: str) -> Path:
+    """A published DPO checkpoint (config models.<name>.dpo_source) as the model's `dpo` stage: dense, or merged."""
+    return prepare_published_dpo(source, base_dir, out)
