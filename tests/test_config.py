@@ -158,7 +158,6 @@ def test_paper_preset_follows_the_reference(tmp_path):
             assert not (hp["method"] == "qlora" and hp["precision"] == "fp16"), (model, stage)
     assert cfg["interpret"]["probe"]["source"] == "jigsaw-train" and cfg["interpret"]["probe"]["max_tokens"] is None
     assert cfg["interpret"]["table5"]["neurons"] == [[14, 5723], [3, 5794], [13, 7176], [1, 2583]]
-    assert cfg["interpret"]["prepend_bos"] is True
     assert cfg["retrieval"]["measure"] == "paired_cosine"
 
 
