@@ -314,9 +314,8 @@ def toxicity_change(metrics: Mapping[tuple[str, str, str], Mapping], model: str,
 def figure(table_rows: Sequence[dict], out: str | Path, toxicity: Mapping[tuple[str, str, str], Mapping] | None = None,
            toxicity_key: str = "emt", scorer: str = "") -> None:
     """Per model: (a) capability change per language and benchmark (± 1.96 SE), (b) toxicity change per language."""
-    from .figures import _plt, finish
+    from .render import plt, save_figure
 
-    plt = _plt()
     layout = _layout(table_rows)
     labels = {r["model"]: r["label"] for r in table_rows}
     toxicity = toxicity or {}
@@ -360,4 +359,4 @@ def figure(table_rows: Sequence[dict], out: str | Path, toxicity: Mapping[tuple[
         ax.set_ylabel(f"Δ {tox_name}")
         ax.set_title(f"(b) toxicity change after DPO ({tox_name}{', ' + scorer if scorer else ''})", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-    finish(fig, out, note="n/a: no toxicity metrics for that language (e.g. vi is not an RTP-LX language).")
+    save_figure(fig, out, note="n/a: no toxicity metrics for that language (e.g. vi is not an RTP-LX language).")
