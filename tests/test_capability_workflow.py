@@ -8,24 +8,22 @@ import json
 
 import pytest
 
-from capability_fixtures import arc_rows, hellaswag_zh_rows, jsonl
+from capability_fixtures import jsonl, mmlu_rows
 from helpers import PNG, job_counts, planned_outputs, snakemake, tiny_workflow_config, write_config
 
 pytest.importorskip("lm_eval")
 
-# planted right answers out of 10: the harness's arc_zh and the project's hellaswag_zh
-PLANTED = {"arc": 6, "hellaswag": 7}
+# one task (each capability job imports the harness, ~25 s on a shared CPU): Okapi's full-text MMLU, a project task,
+# 2-shot; 4 of its 10 test items are planted right
 CAPABILITY = {
-    "languages": ["zh-hans"],
-    "benchmarks": {"arc": {"num_fewshot": 2, "metric": "acc"}, "hellaswag": {"metric": "acc"}},
+    "languages": ["zh-hans"], "benchmarks": {"mmlu_fulltext": {"num_fewshot": 2}},
     "device": "cpu", "dtype": "float32", "batch_size": 8,
 }
 
 
 def okapi_folder(root):
-    jsonl(root / "m_arc" / "zh" / "test.jsonl", arc_rows(10, PLANTED["arc"]))
-    jsonl(root / "m_arc" / "zh" / "train.jsonl", arc_rows(4, 4))
-    jsonl(root / "m_hellaswag" / "zh" / "val.jsonl", hellaswag_zh_rows(10, PLANTED["hellaswag"]))
+    jsonl(root / "m_mmlu" / "zh" / "test.jsonl", mmlu_rows(10, 4))
+    jsonl(root / "m_mmlu" / "zh" / "train.jsonl", mmlu_rows(4, 4))
     return root
 
 
@@ -43,38 +41,33 @@ def table3_run(tmp_path_factory, tiny_model_dir, shared_data):
     workdir = tmp_path_factory.mktemp("table3-wf")
     okapi = okapi_folder(workdir / "okapi")
     write_config(workdir / "config.yaml", capability_config(tiny_model_dir, shared_data, okapi))
-    target = "results/tables/table3.md"
-    dry = snakemake(workdir, "-n", "--cores", "1", target)
-    snakemake(workdir, "--cores", "2", target, env={"OMP_NUM_THREADS": "1"})
-    return workdir, dry.stdout + dry.stderr
+    # one thread per job, so the base stage's capability job runs beside DPO training (the critical path)
+    run = snakemake(workdir, "--cores", "2", "results/tables/table3.md", "--set-threads", "capability=1", "dpo=1",
+                    env={"OMP_NUM_THREADS": "1"})
+    return workdir, run.stdout + run.stderr
 
 
 def test_plan_is_one_job_per_stage_benchmark_and_language(table3_run):
     counts = job_counts(table3_run[1])
-    assert counts["capability"] == 2 * 2 and counts["table3"] == 1 and counts["dpo"] == 1
+    assert counts["capability"] == 2 and counts["table3"] == 1 and counts["dpo"] == 1
 
 
 def test_table3_carries_the_planted_accuracy(table3_run):
     res = table3_run[0] / "results"
     for stage in ("base", "dpo"):
-        for bench, n_right in PLANTED.items():
-            rec = json.loads((res / f"capability/tiny/{stage}/{bench}/zh-hans.json").read_text())
-            assert (rec["model"], rec["stage"], rec["data"], rec["n"]) == ("tiny", stage, "local", 10)
-            assert rec["acc"] == pytest.approx(n_right / 10)
-    arc = json.loads((res / "capability/tiny/base/arc/zh-hans.json").read_text())
-    assert (arc["task"], arc["num_fewshot"], arc["split"], arc["fewshot_split"]) == ("arc_zh", 2, "test", "train")
-    hs = json.loads((res / "capability/tiny/dpo/hellaswag/zh-hans.json").read_text())
-    assert (hs["task"], hs["task_source"], hs["num_fewshot"]) == ("hellaswag_zh", "xdetox", 0)
+        rec = json.loads((res / f"capability/tiny/{stage}/mmlu_fulltext/zh-hans.json").read_text())
+        assert (rec["model"], rec["stage"], rec["data"], rec["n"], rec["acc"]) == ("tiny", stage, "local", 10, 0.4)
+        assert (rec["task"], rec["task_source"], rec["num_fewshot"], rec["split"], rec["fewshot_split"]) == (
+            "m_mmlu_fulltext_zh", "xdetox", 2, "test", "train")
     md = (res / "tables/table3.md").read_text()
-    # 60% ± √(0.24/9) and 70% ± √(0.21/9), before and after (the planted key does not depend on the weights)
-    assert ("| zh | 60.00 ± 16.33 | 60.00 ± 16.33 | +0.00 ± 23.09 | 70.00 ± 15.28 | 70.00 ± 15.28 | "
-            "+0.00 ± 21.60 |") in md
-    assert "the local folder data.capability.local_dir" in md
+    # 40% ± √(0.24/9) before and after: a planted key's accuracy does not depend on the weights
+    assert "| zh | 40.00 ± 16.33 | 40.00 ± 16.33 | +0.00 ± 23.09 |" in md
+    assert "MMLU (acc, 2-shot, test)" in md and "the local folder data.capability.local_dir" in md
     rows = list(csv.DictReader((res / "tables/table3.csv").open()))
-    assert {(r["benchmark"], r["metric"]) for r in rows} == {(b, m) for b in PLANTED for m in ("acc", "acc_norm")}
+    assert sorted(r["metric"] for r in rows) == ["acc", "acc_norm"]
     assert r"\begin{tabular}" in (res / "tables/table3.tex").read_text()
     paper = (res / "tables/table3_paper_comparison.md").read_text()
-    assert "| Tiny | BLOOM (7.1B) | ARC | zh | acc | 60.00 / 37.18 | 60.00 / 37.78 | +0.00 / +0.60 |" in paper
+    assert "| tiny | BLOOM (7.1B) | MMLU | zh | acc | 40.00 / 29.04 | 40.00 / 29.47 | +0.00 / +0.43 |" in paper
     assert (res / "figures/table3.png").read_bytes()[:8] == PNG
 
 
@@ -87,10 +80,3 @@ def test_toxicity_change_of_shared_languages_feeds_the_figure(tmp_path, tiny_mod
     assert {f"results/metrics/lexicon/tiny/{s}/zh-hans.json" for s in ("base", "dpo")} <= planned
     assert "results/metrics/lexicon/tiny/base/en.json" in planned  # Table 2's, for the paper comparison
     assert "results/tables/table3_paper_comparison.csv" in planned
-
-
-def test_without_a_local_folder_table3_is_skipped(tmp_path, tiny_model_dir, shared_data):
-    config = capability_config(tiny_model_dir, shared_data, tmp_path)
-    config["data"].pop("capability")
-    write_config(tmp_path / "config.yaml", config)
-    assert not any("capability" in p or "table3" in p for p in planned_outputs(tmp_path))
