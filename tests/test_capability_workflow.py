@@ -47,11 +47,13 @@ def table3_run(tmp_path_factory, tiny_model_dir, shared_data):
     return workdir, run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_plan_is_one_job_per_stage_benchmark_and_language(table3_run):
     counts = job_counts(table3_run[1])
     assert counts["capability"] == 2 and counts["table3"] == 1 and counts["dpo"] == 1
 
 
+@pytest.mark.slow
 def test_table3_carries_the_planted_accuracy(table3_run):
     res = table3_run[0] / "results"
     for stage in ("base", "dpo"):
