@@ -12,7 +12,7 @@ FIND_LINKS := $(if $(WHEELS),--find-links $(WHEELS),)
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q $(FIND_LINKS) torch==2.13.0
-	$(BIN)/pip install -q $(FIND_LINKS) -e '.[demo,dev,slurm]'
+	$(BIN)/pip install -q $(FIND_LINKS) -e '.[demo,dev,slurm,capability]'
 	touch $@
 
 venv: $(BIN)/.installed

@@ -22,6 +22,7 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/interpret.smk"
 include: "workflow/rules/retrieval.smk"
+include: "workflow/rules/capability.smk"
 
 
 rule all:

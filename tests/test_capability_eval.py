@@ -1,4 +1,4 @@
-"""Capability through the project's code path (xdetox.capability.rules → lm-evaluation-harness) on a tiny model.
+"""Capability through the project's code path (xdetox.steps.capability → lm-evaluation-harness) on a tiny model.
 
 Planted answer keys: each item's choices are one word repeated 1–4 times (" w", " w w", …). A continuation's
 log-likelihood is the sum of its tokens' log-probabilities, each < 0, and " w w" is " w" plus more tokens, so every
@@ -15,17 +15,15 @@ from __future__ import annotations
 import csv
 import json
 import math
-import random
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("lm_eval")
 
-from xdetox.capability import rules  # noqa: E402
+from capability_fixtures import arc_rows, hellaswag_vi_rows, hellaswag_zh_rows, jsonl, mmlu_rows  # noqa: E402
+from xdetox.steps import capability as steps  # noqa: E402
 
-WORDS = ["sun", "tree", "house", "water", "moon", "bird", "stone", "river", "cloud", "fire"]
-ZH_WORDS = ["太阳", "树", "房子", "水", "月亮", "鸟", "石头", "河", "云", "火"]
 N_TEST = 10
 PLANTED = {("arc", "ru"): 6, ("hellaswag", "zh-hans"): 7, ("mmlu_fulltext", "ru"): 4}
 SETTINGS = {
@@ -35,64 +33,6 @@ SETTINGS = {
     "device": "cpu", "dtype": "float32", "batch_size": 4, "seed": 1234,
 }
 TASKS = [("arc", "ru"), ("hellaswag", "zh-hans"), ("hellaswag", "vi"), ("mmlu_fulltext", "ru"), ("mmlu", "ru")]
-
-
-def nested_choices(i: int, word: str):
-    """Choices " w" … " w w w w" in a per-item order; returns (choices, index of the single word)."""
-    choices = [" ".join([word] * k) for k in (1, 2, 3, 4)]
-    order = list(range(4))
-    random.Random(i).shuffle(order)
-    return [choices[k] for k in order], order.index(0)
-
-
-def planted_gold(i: int, single: int, n_right: int) -> int:
-    return single if i < n_right else (single + 1 + i % 3) % 4
-
-
-def jsonl(path: Path, rows) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-
-
-def arc_rows(n, n_right):
-    rows = []
-    for i in range(n):
-        word = WORDS[i % len(WORDS)]
-        choices, single = nested_choices(i, word)
-        rows.append({"id": f"arc-{i}", "instruction": f"Which one is {word}?",
-                     **{f"option_{k}": c for k, c in zip("abcd", choices)}, "option_e": None,
-                     "answer": "ABCD"[planted_gold(i, single, n_right)]})
-    return rows
-
-
-def mmlu_rows(n, n_right):
-    return [{k: v for k, v in r.items() if k not in ("option_e",)} | {"id": f"mmlu-{i}"}
-            for i, r in enumerate(arc_rows(n, n_right))]
-
-
-def hellaswag_zh_rows(n, n_right):
-    rows = []
-    for i in range(n):
-        word = ZH_WORDS[i % len(ZH_WORDS)]
-        choices, single = nested_choices(i, word)
-        # the single word comes as a {zh, en} object whose English text is long: scored as English or as raw JSON,
-        # it would no longer be the most likely ending and the planted accuracy would break
-        endings = [{"zh": c, "en": "the sun is very very bright today and tomorrow"} if k == single else c
-                   for k, c in enumerate(choices)]
-        rows.append({"ind": i, "activity_label": "天气", "ctx_a": f"今天的{word}", "ctx_b": "", "endings": endings,
-                     "label": str(planted_gold(i, single, n_right))})
-    return rows
-
-
-def hellaswag_vi_rows(n):
-    rng = random.Random(5)
-    vocab = "nắng mưa gió mây trời đất biển núi sông rừng hoa lá".split()
-    rows = []
-    for i in range(n):
-        endings = [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 4))) for _ in range(4)]
-        rows.append({"activity_label": "Thời tiết", "ctx_a": f"Hôm nay {vocab[i % len(vocab)]}", "ctx_b": "",
-                     "endings": endings, "label": str(i % 4)})
-    return rows
 
 
 def write_fixtures(root: Path) -> Path:
@@ -146,7 +86,7 @@ def evaluated(tiny_model_dir, tmp_path_factory):
         out = {}
         for stage, peft in (("base", None), ("dpo", adapter)):
             outputs = [(b, lang, str(root / "results" / stage / f"{b}_{lang}.json")) for b, lang in TASKS]
-            rules.capability(str(model_dir), outputs, SETTINGS, model="tiny", stage=stage, local_dir=str(data),
+            steps.capability(str(model_dir), outputs, SETTINGS, model="tiny", stage=stage, local_dir=str(data),
                              peft=str(peft) if peft else None)
             out[stage] = {(b, lang): json.loads(Path(p).read_text()) for b, lang, p in outputs}
     return {"records": out, "root": root, "data": data, "model_dir": model_dir, "adapter": adapter, "loads": loads}
@@ -260,9 +200,9 @@ def test_table3_from_the_evaluated_records(evaluated, tmp_path):
                                         "avg_tox": emt / 2}))
             tox.append(str(path))
     out = {k: tmp_path / f"table3.{k}" for k in ("csv", "md", "tex")}
-    rules.table3(sorted(map(str, records)), out["csv"], out["md"], out["tex"], str(tmp_path / "table3.png"),
-                 str(tmp_path / "paper.csv"), str(tmp_path / "paper.md"), labels={"tiny": "Tiny GPT-2"},
-                 paper_refs={"tiny": "bloom-7.1b"}, toxicity_paths=tox, scorer="lexicon")
+    out.update(figure=tmp_path / "table3.png", paper_csv=tmp_path / "paper.csv", paper_md=tmp_path / "paper.md")
+    steps.table3(sorted(map(str, records)), out,
+                 labels={"tiny": "Tiny GPT-2"}, paper_refs={"tiny": "bloom-7.1b"}, toxicity_paths=tox, scorer="lexicon")
     md = out["md"].read_text()
     # planted: ARC ru 60% and MMLU ru 40% (± √(0.24/9)), HellaSwag zh 70% (± √(0.21/9)), before and after
     assert ("| ru | 60.00 ± 16.33 | 60.00 ± 16.33 | +0.00 ± 23.09 | — | — | — | 40.00 ± 16.33 | 40.00 ± 16.33 | "

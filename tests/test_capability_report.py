@@ -86,3 +86,22 @@ def test_figure_puts_toxicity_change_beside_capability_change(tmp_path):
     rows = T.rows(RECORDS, {"bloom": "BLOOM (7.1B)"})
     T.figure(rows, tmp_path / "fig.png", toxicity, scorer="perspective")
     assert (tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_paper_comparison_table_takes_table3_after_table2(tmp_path):
+    from xdetox.steps.evaluate import paper_comparison
+
+    T.paper_comparison(T.rows(RECORDS), {"bloom": "bloom-7.1b"}, tmp_path / "t3.csv", tmp_path / "t3.md")
+    table2 = tmp_path / "table2.csv"
+    table2.write_text("stage,emt,tox_prob,avg_tox,ppl,dist1,dist2,dist3\nbase,0.5,0.4,0.2,10,0.5,0.6,0.7\n"
+                      "dpo,0.3,0.2,0.1,11,0.5,0.6,0.7\n")
+    out = {"csv": tmp_path / "paper.csv", "md": tmp_path / "paper.md"}
+    paper_comparison([{"label": "BLOOM 7B", "paper_reference": "bloom-7.1b", "table2_csv": str(table2)}], out,
+                     "lexicon", table3_paper=str(tmp_path / "t3.csv"))
+    md = out["md"].read_text()
+    assert md.index("Our Table 2") < md.index("Our Table 3")
+    assert "| bloom | BLOOM (7.1B) | ARC | ru | acc_norm | 27.46 / 27.46 | 28.14 / 28.14 | +0.68 / +0.68 |" in md
+    rows = {(r["stage"], r["metric"]): r for r in csv.DictReader(out["csv"].open())}
+    assert float(rows[("dpo", "table3 arc/ru acc_norm")]["paper"]) == 28.14
+    assert float(rows[("base", "table3 mmlu_fulltext/ru acc")]["ours"]) == pytest.approx(27.09)
+    assert ("base", "emt") in rows

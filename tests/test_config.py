@@ -205,3 +205,39 @@ def test_tensor_parallel_cannot_exceed_the_models_gpus(tmp_path):
     cfg["models"]["m"]["resources"] = {"gpus": 1}
     with pytest.raises(XdetoxError, match=r"config key generation\.vllm\.tensor_parallel_size: 2 exceeds models\.m"):
         validate_config(cfg)
+
+
+def test_table3_runs_when_a_local_okapi_folder_is_set_or_it_is_enabled(tmp_path):
+    from xdetox.config import capability_models
+
+    cfg = validate_config(minimal(tmp_path))
+    cap = cfg["evaluation"]["capability"]
+    assert capability_models(cfg) == [] and cap["enabled"] is None
+    assert cap["languages"] == ["vi", "ru", "hi", "zh-hans"] and cap["seed"] == 1234
+    # Okapi's evaluation settings; mmlu (answer letters) only when asked for
+    assert cap["benchmarks"] == {
+        "arc": {"num_fewshot": 25, "split": "test", "fewshot_split": "train", "metric": "acc_norm"},
+        "hellaswag": {"num_fewshot": 0, "split": "val", "fewshot_split": None, "metric": "acc_norm"},
+        "mmlu_fulltext": {"num_fewshot": 25, "split": "test", "fewshot_split": "train", "metric": "acc"}}
+    okapi = tmp_path / "okapi"
+    okapi.mkdir()
+    assert capability_models(validate_config(minimal(tmp_path, data={"capability": {"local_dir": str(okapi)}}))) == ["m"]
+    on = minimal(tmp_path, evaluation={"capability": {"enabled": True, "models": ["m"]}})
+    assert capability_models(validate_config(on)) == ["m"]
+    off = minimal(tmp_path, data={"capability": {"local_dir": str(okapi)}}, evaluation={"capability": {"enabled": False}})
+    assert capability_models(validate_config(off)) == []
+
+
+@pytest.mark.parametrize("data, capability, message", [
+    ({"capability": {"local_dir": "/no/such/okapi"}}, {}, r"data\.capability\.local_dir: folder '/no/such/okapi'"),
+    ({}, {"models": ["nope"]}, r"evaluation\.capability\.models\[0\]: 'nope' is not a key of models"),
+    ({}, {"languages": ["ru", "xx"]}, r"evaluation\.capability\.languages\[1\]: 'xx' is not a Table 3 language"),
+    ({}, {"languages": ["ru", "ja"]}, r"languages: these \(benchmark, language\) pairs do not exist: arc/ja, "
+                                      r"hellaswag/ja, mmlu_fulltext/ja"),
+    ({}, {"benchmarks": {"hellaswag": {"num_fewshot": 10}}}, r"benchmarks\.hellaswag: .*needs a fewshot_split"),
+    ({}, {"benchmarks": {"mmlu": {"metric": "acc_norm"}}}, r"evaluation\.capability\.benchmarks\.mmlu\.metric"),
+    ({}, {"benchmarks": {"winogrande": {}}}, r"unknown key .*winogrande"),
+])
+def test_table3_settings_are_checked_with_the_key(tmp_path, data, capability, message):
+    with pytest.raises(XdetoxError, match=message):
+        validate_config(minimal(tmp_path, data=data, evaluation={"capability": capability}))

@@ -34,7 +34,9 @@ def expected_counts(config) -> dict[str, int]:
             "quality_stage": model_stages - 1,  # Figure 12's QLoRA stage needs no fluency or diversity
             "quality": (model_stages - 1) * n_langs,
             "table2": 6, "figure1": 6, "figure10": 6, "figure11": 1, "figure12": 1, "seeds": 1, "table1": 1,
-            "table2_all": 1, "paper_comparison": 1, "evaluator_model": 1}
+            "table2_all": 1, "paper_comparison": 1, "evaluator_model": 1,
+            # Table 3: BLOOM-7B1, 4 languages × 3 benchmarks × 2 stages, one table
+            "capability": 4 * 3 * 2, "table3": 1}
 
 
 @pytest.mark.parametrize("models", ["hub", "tiny-local"])

@@ -201,6 +201,7 @@ def _check_evaluation(config: dict[str, Any]) -> None:
         raise XdetoxError(f"config key evaluation.table1.model: {t1['model']!r} is not a key of models")
     for i, lang in enumerate(t1["languages"]):
         check_language(lang, f"config key evaluation.table1.languages[{i}]")
+    _check_capability(config)
     fig12 = ev["figure12"]
     if fig12:
         for key in ("model", "compare_model"):
@@ -210,6 +211,46 @@ def _check_evaluation(config: dict[str, Any]) -> None:
         if other == fig12["model"] and not fig12["compare_method"]:
             raise XdetoxError("config key evaluation.figure12: set compare_model (a second model entry trained with "
                               "dpo.method lora/qlora) or compare_method (an extra DPO stage of the same model)")
+
+
+def _check_capability(config: dict[str, Any]) -> None:
+    """evaluation.capability: its models, and every (benchmark, language) pair existing (Table 3 has no holes)."""
+    from .capability.benchmarks import CAPABILITY_LANGUAGES, resolve, task_grid
+
+    cap = config["evaluation"]["capability"]
+    local = config["data"]["capability"]["local_dir"]
+    if local is not None and not Path(local).is_dir():
+        raise XdetoxError(f"config key data.capability.local_dir: folder {local!r} does not exist")
+    for i, model in enumerate(cap["models"] or []):
+        if model not in config["models"]:
+            raise XdetoxError(f"config key evaluation.capability.models[{i}]: {model!r} is not a key of models")
+    for i, lang in enumerate(cap["languages"]):
+        if lang not in CAPABILITY_LANGUAGES:
+            raise XdetoxError(f"config key evaluation.capability.languages[{i}]: {lang!r} is not a Table 3 language "
+                              f"(the 17 RTP-LX languages and vi: {', '.join(CAPABILITY_LANGUAGES)})")
+    _, missing = task_grid(cap["benchmarks"], cap["languages"], strict=False)
+    if missing:
+        raise XdetoxError("config key evaluation.capability.languages: these (benchmark, language) pairs do not exist: "
+                          + ", ".join(f"{b}/{lang}" for b, lang in missing)
+                          + "; drop the languages or the benchmarks (cs, ja, ko, pl are in none; en only in mmlu)")
+    for bench, settings in cap["benchmarks"].items():
+        try:
+            resolve(bench, cap["languages"][0], settings)
+        except XdetoxError as err:
+            raise XdetoxError(f"config key evaluation.capability.benchmarks.{bench}: {err}") from None
+
+
+def capability_enabled(config: dict[str, Any]) -> bool:
+    """Table 3 runs when evaluation.capability.enabled is true, or when it is null and a local data folder is set."""
+    enabled = config["evaluation"]["capability"]["enabled"]
+    return bool(config["data"]["capability"]["local_dir"]) if enabled is None else enabled
+
+
+def capability_models(config: dict[str, Any]) -> list[str]:
+    """The models Table 3 evaluates ([] when it is off)."""
+    if not capability_enabled(config):
+        return []
+    return list(config["evaluation"]["capability"]["models"] or config["models"])
 
 
 def data_dir(config: dict[str, Any]) -> str | None:

@@ -7,7 +7,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from xdetox import XdetoxError
-from xdetox.config import data_dir, label_of, table1_languages, table1_model, validate_config
+from xdetox.capability.benchmarks import BENCHMARKS as CAPABILITY_BENCHMARKS
+from xdetox.capability.benchmarks import CAPABILITY_LANGUAGES, resolve as capability_task, task_grid
+from xdetox.capability.data import local_files as capability_local_files
+from xdetox.config import capability_models, data_dir, label_of, table1_languages, table1_model, validate_config
 from xdetox.data.fetch import manifest
 from xdetox.data.parallel import relpath as parallel_relpath
 from xdetox.data.probe import PROBE_SOURCES
@@ -58,6 +61,14 @@ RETRIEVAL_MODELS = [m for m in MODELS if config["models"][m]["retrieval"]]
 RETRIEVAL_LANGS = LANGS if "en" in LANGS else ["en"] + LANGS
 RETRIEVAL_SENTENCES = f"{RESOURCES}/data/parallel/{RETRIEVAL['dataset']}"
 
+# Table 3: capability before and after DPO (off unless enabled or data.capability.local_dir is set; docs/capability.md)
+CAPABILITY = EVAL["capability"]
+CAPABILITY_MODELS = capability_models(config)
+CAPABILITY_LOCAL = config["data"]["capability"]["local_dir"]
+CAPABILITY_TASKS = task_grid(CAPABILITY["benchmarks"], CAPABILITY["languages"])[0]  # (benchmark, lang), checked
+CAPABILITY_STAGES = ("base", "dpo")
+CAPABILITY_ENV = "../../envs/capability.yaml"
+
 
 wildcard_constraints:
     model="|".join(map(re.escape, MODELS)),
@@ -68,6 +79,7 @@ wildcard_constraints:
     b="|".join(map(re.escape, SCORER_NAMES)),
     relpath="|".join(map(re.escape, manifest())),
     evaluator=r"[^/]+",
+    benchmark="|".join(map(re.escape, CAPABILITY_BENCHMARKS)),
 
 
 # ---- models and stages -------------------------------------------------------------------------------------------
@@ -412,12 +424,58 @@ def paper_models():
 
 
 def paper_comparison_inputs(wc):
-    return [f"{RESULTS}/tables/{wc.scorer}/{m}/table2.csv" for m in paper_models()]
+    return [f"{RESULTS}/tables/{wc.scorer}/{m}/table2.csv" for m in paper_models()] + (
+        [paper_table3()] if paper_table3() else [])
 
 
 def paper_entries(wc):
     return [{"label": label_of(config, m), "paper_reference": model_cfg(m)["paper_reference"],
              "table2_csv": f"{RESULTS}/tables/{wc.scorer}/{m}/table2.csv"} for m in paper_models()]
+
+
+def paper_table3():
+    """Parameter: Table 3's paper comparison (the table3 rule's CSV), or None when Table 3 is off."""
+    return f"{RESULTS}/tables/table3_paper_comparison.csv" if CAPABILITY_MODELS else None
+
+
+# ---- Table 3: capability ----------------------------------------------------------------------------------------
+def capability_inputs(wc):
+    """Input: the checkpoint of the job's (model, stage) and, with a local data folder, the task's files."""
+    d = {"model": model_dir(wc.model, wc.stage)}
+    if CAPABILITY_LOCAL:
+        spec = capability_task(wc.benchmark, wc.lang, CAPABILITY["benchmarks"][wc.benchmark])
+        d.update({f"data_{split}": str(path) for split, path in capability_local_files(CAPABILITY_LOCAL, spec).items()})
+    return d
+
+
+def capability_settings(wc):
+    """Parameter: the job's benchmark's settings and what shapes the values (not runtime), so editing another
+    benchmark reruns nothing of this one; dtype `model` is the model's own."""
+    dtype = model_cfg(wc.model)["dtype"] if CAPABILITY["dtype"] == "model" else CAPABILITY["dtype"]
+    return {"benchmarks": {wc.benchmark: CAPABILITY["benchmarks"][wc.benchmark]}, "dtype": dtype,
+            **{k: CAPABILITY[k] for k in ("device", "batch_size", "max_length", "seed", "limit")}}
+
+
+def capability_files(models):
+    return [f"{RESULTS}/capability/{model}/{stage}/{bench}/{lang}.json"
+            for model in models for bench, lang in CAPABILITY_TASKS for stage in CAPABILITY_STAGES]
+
+
+def table3_toxicity():
+    """The main scorer's per-language metrics of both stages, for Table 3's languages that are also configured ones
+    (the figure's toxicity panel; vi has no RTP-LX prompts)."""
+    langs = [lang for lang in CAPABILITY["languages"] if lang in LANGS]
+    return [p for model in CAPABILITY_MODELS for stage in CAPABILITY_STAGES
+            for p in lang_files("metrics", model, stage, "json", MAIN_SCORER, langs)] if langs else []
+
+
+def table3_notes():
+    notes = [f"Data: {'the local folder data.capability.local_dir' if CAPABILITY_LOCAL else 'the Hugging Face hub'} "
+             f"(alexandrainst/m_arc, m_hellaswag, m_mmlu); lm-evaluation-harness; few-shot seed {CAPABILITY['seed']}."]
+    if CAPABILITY["limit"]:
+        notes.append(f"limit={CAPABILITY['limit']}: only the first {CAPABILITY['limit']} items of each task were "
+                     "evaluated; these numbers are not comparable to the paper's.")
+    return notes
 
 
 # ---- interpretability and retrieval ------------------------------------------------------------------------------
@@ -476,6 +534,9 @@ def all_targets():
         targets += [f"{d}/{out}" for out in ("probe/metrics.json", "value_vectors.csv", "projections.csv",
                                              "table4.md", "tables8_9.md", "table5.md", "figure3.png")]
         targets.append(f"{d}/figure2/{MAIN_SCORER}.png")
+    if CAPABILITY_MODELS:
+        targets += [f"{tables}/table3.{ext}" for ext in ("csv", "md", "tex")]
+        targets += [f"{tables}/table3_paper_comparison.md", f"{figures}/table3.png"]
     for model in RETRIEVAL_MODELS:
         targets += [f"{RETR}/{model}/measures.json", f"{RETR}/{model}/layers.png",
                     f"{RETR}/{model}/{MAIN_SCORER}/figure4.png"]

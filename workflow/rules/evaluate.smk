@@ -316,7 +316,7 @@ rule figure12:
 
 
 rule paper_comparison:
-    """Our Table 2 beside the paper's numbers, for models with `paper_reference`."""
+    """Our Table 2 (and Table 3, when it runs) beside the paper's numbers, for models with `paper_reference`."""
     input:
         paper_comparison_inputs,
     output:
@@ -326,6 +326,7 @@ rule paper_comparison:
     params:
         entries=paper_entries,
         notes=table2_notes(config),
+        table3_paper=paper_table3(),
     log:
         f"{LOGS}/tables/{{scorer}}/paper_comparison.log",
     benchmark:

@@ -1,7 +1,7 @@
-"""The multilingual benchmarks of Table 3 (Okapi's ARC, HellaSwag and MMLU; Lai et al. 2023) and their protocol.
+"""The multilingual benchmarks of Table 3 (Okapi's ARC, HellaSwag and MMLU; Lai et al. 2023) and their set-up.
 
 Each benchmark names the lm-evaluation-harness task that scores it, the hub dataset it reads, the languages it has,
-and the Okapi protocol (the paper preset's default): ARC 25-shot on test with shots from train, HellaSwag 0-shot on
+and the Okapi set-up (the paper preset's default): ARC 25-shot on test with shots from train, HellaSwag 0-shot on
 validation, MMLU 25-shot on test with shots from dev (the hub's ``train`` split of ``alexandrainst/m_mmlu`` is MMLU's
 dev set). The paper states no metric; every task records ``acc`` and, where the task has it, ``acc_norm``.
 
@@ -111,7 +111,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     ),
 }
 
-#: the paper preset's benchmarks: Okapi's protocol, with Okapi's full-text MMLU scoring
+#: the paper preset's benchmarks: Okapi's set-up, with Okapi's full-text MMLU scoring
 PAPER_BENCHMARKS: tuple[str, ...] = ("arc", "hellaswag", "mmlu_fulltext")
 #: the languages Table 3 of the paper reports
 PAPER_TABLE3_LANGUAGES: tuple[str, ...] = ("vi", "ru", "hi", "zh-hans")
@@ -119,7 +119,7 @@ PAPER_TABLE3_LANGUAGES: tuple[str, ...] = ("vi", "ru", "hi", "zh-hans")
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One (benchmark, language) evaluation with its resolved protocol."""
+    """One (benchmark, language) evaluation with its resolved set-up."""
 
     benchmark: Benchmark
     lang: str
@@ -162,7 +162,7 @@ def has_language(benchmark: str, lang: str) -> bool:
 
 
 def resolve(benchmark: str, lang: str, settings: Mapping | None = None) -> TaskSpec:
-    """The task of one (benchmark, language) with the Okapi protocol, overridden by `settings`.
+    """The task of one (benchmark, language) with the Okapi set-up, overridden by `settings`.
 
     `settings` (a benchmark's config section): ``num_fewshot``, ``split`` (evaluated split), ``fewshot_split``,
     ``metric`` (the one Table 3 shows). Raises XdetoxError for a benchmark without that language.
@@ -193,7 +193,7 @@ def resolve(benchmark: str, lang: str, settings: Mapping | None = None) -> TaskS
         raise XdetoxError(f"capability benchmark {benchmark!r}: num_fewshot must be >= 0, got {shots}")
     if shots > 0 and not fewshot_split:
         raise XdetoxError(f"capability benchmark {benchmark!r}: num_fewshot={shots} needs a fewshot_split "
-                          f"({bench.title} is evaluated 0-shot in Okapi's protocol)")
+                          f"({bench.title} is evaluated 0-shot in Okapi's set-up)")
     if metric not in bench.metrics:
         raise XdetoxError(f"capability benchmark {benchmark!r}: metric {metric!r} is not recorded by its task "
                           f"({', '.join(bench.metrics)})")

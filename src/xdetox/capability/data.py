@@ -9,7 +9,7 @@ Layout (``data.capability.local_dir``)::
 - the language is the dataset's config name: Okapi's codes, so Chinese is ``zh`` (the workflow's ``zh-hans``);
 - the split names are the hub's: ``m_arc``: train, validation, test; ``m_hellaswag``: val; ``m_mmlu``: train (MMLU's
   dev set, the few-shot source), val, test. Only the splits a task reads must exist: the evaluated split and, with
-  shots, the few-shot split (ARC test + train, HellaSwag val, MMLU test + train under the Okapi protocol);
+  shots, the few-shot split (ARC test + train, HellaSwag val, MMLU test + train under the Okapi set-up);
 - one JSON object per line with the hub's column names (what the harness's ``process_docs`` reads):
   ``m_arc``: id, instruction, option_a … option_d (option_e optional), answer (a letter);
   ``m_hellaswag``: activity_label, ctx_a, ctx_b, endings (a list), label (the index, as a string or a number);

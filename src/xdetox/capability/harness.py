@@ -7,7 +7,7 @@ resolve the tasks → check the local files → build the harness tasks (reads e
 The task manager indexes only the harness's Okapi task folders and this package's ``tasks/`` folder: indexing all of
 the harness's tasks takes ~45 s (14,683 YAML files) for nothing. In lm_eval 0.4.13 a task given as a dict is built
 from that dict alone (the registered YAML is not merged in), so each task's config is the YAML loaded with its
-includes and ``!function`` references resolved, with the protocol's splits, shots and data source laid over it.
+includes and ``!function`` references resolved, with the set-up's splits, shots and data source laid over it.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def task_manager():
 
 def task_config(manager, spec: TaskSpec, files: Mapping[str, Path] | None = None,
                 datasets_cache_dir: str | None = None) -> dict[str, Any]:
-    """The full harness config of one task: its YAML (includes and functions resolved) + the protocol's overrides."""
+    """The full harness config of one task: its YAML (includes and functions resolved) + the set-up's overrides."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
     entry = manager.task_index.get(spec.task_name)
@@ -66,7 +66,7 @@ def task_config(manager, spec: TaskSpec, files: Mapping[str, Path] | None = None
         raise XdetoxError(f"lm_eval has no task {spec.task_name!r} for {spec.benchmark.name}/{spec.lang} "
                           f"(installed lm_eval should be {LM_EVAL_VERSION})")
     cfg = load_yaml(entry.yaml_path, resolve_func=True)
-    # the evaluated split is always read as the test split, and only the splits the protocol names are declared, so
+    # the evaluated split is always read as the test split, and only the splits the set-up names are declared, so
     # a local folder needs only those files and the harness never falls back to another split for shots
     cfg.update(test_split=spec.eval_split, validation_split=None, training_split=None,
                fewshot_split=spec.fewshot_split, num_fewshot=spec.num_fewshot)
@@ -174,7 +174,7 @@ def evaluate_checkpoint(model_dir: str | Path, tasks: Iterable[tuple[str, str]],
                         lm=None) -> dict[tuple[str, str], dict[str, Any]]:
     """{(benchmark, lang): record} for one checkpoint, all tasks in one ``simple_evaluate`` call on one model.
 
-    `settings`: benchmark → overrides of its protocol (num_fewshot, split, fewshot_split, metric).
+    `settings`: benchmark → overrides of its set-up (num_fewshot, split, fewshot_split, metric).
     `local_dir`: read the data from the local layout (xdetox.capability.data) instead of the hub.
     `limit`: evaluate only the first `limit` documents of each task (tests and smoke runs).
     `lm`: an already-built harness LM to reuse (otherwise `model_dir` is loaded once here).

@@ -1,8 +1,8 @@
-"""The paper's Table 3 (protocol §2, Table 3): BLOOM-7B1's multilingual ARC, HellaSwag and MMLU before and after
+"""The paper's Table 3 (§2, Table 3): BLOOM-7B1's multilingual ARC, HellaSwag and MMLU before and after
 English DPO, in vi, ru, hi, zh (percentages, as printed).
 
 The paper names the benchmarks (Okapi's, Lai et al. 2023) but neither the metric nor the shots; Okapi's own
-evaluation code defines the protocol the project uses by default (xdetox.capability.benchmarks).
+evaluation code defines the set-up the project uses by default (xdetox.capability.benchmarks).
 """
 
 from __future__ import annotations

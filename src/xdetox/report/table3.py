@@ -237,8 +237,12 @@ def table3(records: Iterable[Mapping], csv_out, md_out, tex_out, labels: Mapping
 
 # ---------------------------------------------------------------------------------------------- paper comparison
 
-def paper_comparison(table_rows: Sequence[dict], paper_refs: Mapping[str, str | None], csv_out, md_out) -> list[dict]:
-    """Our Table 3 values beside the paper's, for models whose paper_reference has a Table 3 (BLOOM-7B1)."""
+PAPER_FIELDS = ["model", "label", "paper_model", "benchmark", "paper_column", "lang", "metric", "ours_before",
+                "paper_before", "ours_after", "paper_after", "ours_change", "paper_change"]
+
+
+def paper_records(table_rows: Sequence[dict], paper_refs: Mapping[str, str | None]) -> list[dict]:
+    """Our shown Table 3 values beside the paper's (in %), for models whose paper_reference has a Table 3."""
     records = []
     for r in shown_rows(table_rows):
         ref = paper_refs.get(r["model"])
@@ -254,14 +258,23 @@ def paper_comparison(table_rows: Sequence[dict], paper_refs: Mapping[str, str | 
                         "ours_before": 100 * r["before"], "paper_before": values[0],
                         "ours_after": 100 * r["after"], "paper_after": values[1],
                         "ours_change": 100 * r["change"], "paper_change": round(values[1] - values[0], 2)})
-    fields = ["model", "label", "paper_model", "benchmark", "paper_column", "lang", "metric", "ours_before",
-              "paper_before", "ours_after", "paper_after", "ours_change", "paper_change"]
-    with atomic_open(csv_out) as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(records)
-    lines = ["Our Table 3 beside the paper's (protocol §2, Table 3; BLOOM-7B1, vi/ru/hi/zh; the paper does not state "
-             "the metric or the shots). Each cell is ours / paper's, in %.", ""]
+    return records
+
+
+def read_paper_records(path) -> list[dict]:
+    """The records of a table3 paper-comparison CSV, numbers as floats."""
+    numeric = {k for k in PAPER_FIELDS if k.startswith(("ours_", "paper_")) and k != "paper_model"
+               and k != "paper_column"}
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames != PAPER_FIELDS:
+            raise XdetoxError(f"{path}: not a Table 3 paper comparison (columns {reader.fieldnames})")
+        return [{k: (float(v) if k in numeric else v) for k, v in row.items()} for row in reader]
+
+
+def paper_markdown(records: Sequence[dict]) -> list[str]:
+    lines = ["Our Table 3 beside the paper's (Table 3; BLOOM-7B1, vi/ru/hi/zh; the paper does not state the metric or "
+             "the shots). Each cell is ours / paper's, in %.", ""]
     if records:
         lines += ["| Model (ours) | Paper model | Benchmark | Lang | Metric (ours) | Before | After | Δ |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -272,7 +285,17 @@ def paper_comparison(table_rows: Sequence[dict], paper_refs: Mapping[str, str | 
                          f"{rec['ours_change']:+.2f} / {rec['paper_change']:+.2f} |")
     else:
         lines.append("No evaluated model and language has a Table 3 value in the paper (BLOOM-7B1 on vi, ru, hi, zh).")
-    write_text(md_out, "\n".join(lines) + "\n")
+    return lines
+
+
+def paper_comparison(table_rows: Sequence[dict], paper_refs: Mapping[str, str | None], csv_out, md_out) -> list[dict]:
+    """Our Table 3 values beside the paper's, for models whose paper_reference has a Table 3 (BLOOM-7B1)."""
+    records = paper_records(table_rows, paper_refs)
+    with atomic_open(csv_out) as handle:
+        writer = csv.DictWriter(handle, fieldnames=PAPER_FIELDS)
+        writer.writeheader()
+        writer.writerows(records)
+    write_text(md_out, "\n".join(paper_markdown(records)) + "\n")
     return records
 
 
@@ -291,9 +314,8 @@ def toxicity_change(metrics: Mapping[tuple[str, str, str], Mapping], model: str,
 def figure(table_rows: Sequence[dict], out: str | Path, toxicity: Mapping[tuple[str, str, str], Mapping] | None = None,
            toxicity_key: str = "emt", scorer: str = "") -> None:
     """Per model: (a) capability change per language and benchmark (± 1.96 SE), (b) toxicity change per language."""
-    from .figures import _plt, finish
+    from .render import plt, save_figure
 
-    plt = _plt()
     layout = _layout(table_rows)
     labels = {r["model"]: r["label"] for r in table_rows}
     toxicity = toxicity or {}
@@ -337,4 +359,4 @@ def figure(table_rows: Sequence[dict], out: str | Path, toxicity: Mapping[tuple[
         ax.set_ylabel(f"Δ {tox_name}")
         ax.set_title(f"(b) toxicity change after DPO ({tox_name}{', ' + scorer if scorer else ''})", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-    finish(fig, out, note="n/a: no toxicity metrics for that language (e.g. vi is not an RTP-LX language).")
+    save_figure(fig, out, note="n/a: no toxicity metrics for that language (e.g. vi is not an RTP-LX language).")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ..io import atomic_open, write_csv, write_text
 from ..languages import short_label
@@ -193,8 +193,12 @@ def table1(rows: Sequence[dict], csv_out, md_out, label: str, scorer: str, stage
 # --------------------------------------------------------------------------------------------- comparison with paper
 
 def paper_comparison(ours: Sequence[tuple[str, str, dict[str, dict]]], csv_out, md_out, scorer: str,
-                     notes: Sequence[str] = ()) -> list[dict]:
-    """`ours`: (our label, paper_reference, {stage: row}) → our Table 2 rows beside the paper's Table 2."""
+                     notes: Sequence[str] = (), table3: Sequence[Mapping] = ()) -> list[dict]:
+    """`ours`: (our label, paper_reference, {stage: row}) → our Table 2 rows beside the paper's Table 2.
+
+    `table3`: Table 3's paper-comparison records (xdetox.report.table3.paper_records), put after Table 2: in the CSV
+    as rows whose metric is "table3 {benchmark}/{lang} {metric}" (values in %), in the Markdown as their own table.
+    """
     records = []
     for label, ref, stage_rows in ours:
         paper_label, paper = PAPER_TABLE2[ref]
@@ -203,6 +207,11 @@ def paper_comparison(ours: Sequence[tuple[str, str, dict[str, dict]]], csv_out, 
             for key in PAPER_COLUMNS:
                 records.append({"model": label, "paper_model": paper_label, "stage": stage, "metric": key,
                                 "ours": row.get(key), "paper": paper[stage][key]})
+    for rec in table3:
+        for stage, when in (("base", "before"), ("dpo", "after")):
+            records.append({"model": rec["label"], "paper_model": rec["paper_model"], "stage": stage,
+                            "metric": f"table3 {rec['benchmark']}/{rec['lang']} {rec['metric']}",
+                            "ours": rec[f"ours_{when}"], "paper": rec[f"paper_{when}"]})
     with atomic_open(csv_out) as handle:
         writer = csv.DictWriter(handle, fieldnames=["model", "paper_model", "stage", "metric", "ours", "paper"])
         writer.writeheader()
@@ -229,5 +238,9 @@ def paper_comparison(ours: Sequence[tuple[str, str, dict[str, dict]]], csv_out, 
                 paper_red = (paper["base"][key] - paper["dpo"][key]) / paper["base"][key]
                 lines.append(f"- {label}: relative {name} reduction {ours_red:.1%} (paper {paper_red:.1%}).")
     lines += [f"- {n}" for n in notes]
+    if table3:
+        from .table3 import paper_markdown
+
+        lines += ["", *paper_markdown(table3)]
     write_text(md_out, "\n".join(lines) + "\n")
     return records

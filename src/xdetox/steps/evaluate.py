@@ -256,8 +256,14 @@ def figure12(label: str, langs: Sequence[str], series: Mapping[str, Sequence[str
 
 
 def paper_comparison(entries: Sequence[Mapping[str, str]], outputs: Mapping[str, str], scorer: str,
-                     notes: Sequence[str] = ()) -> None:
-    """`entries`: [{label, paper_reference, table2_csv}] → our rows beside the paper's."""
+                     notes: Sequence[str] = (), table3_paper: str | None = None) -> None:
+    """`entries`: [{label, paper_reference, table2_csv}] → our rows beside the paper's; `table3_paper`: Table 3's
+    comparison CSV (the table3 rule's), added after Table 2."""
     ours = [(e["label"], e["paper_reference"], {r["stage"]: r for r in tables.read_rows_csv(e["table2_csv"])})
             for e in entries]
-    tables.paper_comparison(ours, outputs["csv"], outputs["md"], scorer, notes)
+    table3 = []
+    if table3_paper:
+        from ..report.table3 import read_paper_records
+
+        table3 = read_paper_records(table3_paper)
+    tables.paper_comparison(ours, outputs["csv"], outputs["md"], scorer, notes, table3)

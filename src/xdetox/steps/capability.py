@@ -1,16 +1,17 @@
-"""What the workflow's `capability` and `table3` rules do, as plain functions (the rule scripts only unpack).
+"""Steps of workflow/rules/capability.smk: Table 3, multilingual capability before and after DPO, through
+lm-evaluation-harness (xdetox.capability), and its tables, figure and paper comparison (xdetox.report.table3).
 
-`settings` is the config section ``evaluation.capability``:
-``benchmarks`` (name → {num_fewshot, split, fewshot_split, metric}), ``device``, ``dtype``, ``batch_size``,
-``max_batch_size``, ``seed``, ``limit``, ``max_length``, ``datasets_cache_dir``.
+`settings` is the job's slice of ``evaluation.capability``: ``benchmarks`` (name → {num_fewshot, split,
+fewshot_split, metric}), ``device``, ``dtype``, ``batch_size``, ``seed``, ``limit``, ``max_length`` (and, for library
+callers, ``max_batch_size``, ``datasets_cache_dir``).
 """
 
 from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
+from ..capability.harness import DEFAULT_SEED, evaluate_checkpoint
 from ..io import read_json, write_json
-from .harness import DEFAULT_SEED, evaluate_checkpoint
 
 RUN_KEYS = ("device", "dtype", "batch_size", "max_batch_size", "seed", "limit", "max_length", "datasets_cache_dir")
 
@@ -19,7 +20,8 @@ def capability(model_dir: str, outputs: Sequence[tuple[str, str, str]], settings
                stage: str, local_dir: str | None = None, peft: str | None = None, lm=None) -> dict:
     """Evaluate one (model, stage) checkpoint on [(benchmark, lang, output JSON)], with one model load.
 
-    A rule per (model, stage, benchmark, lang) passes one triple; a rule per (model, stage) passes them all.
+    The rule runs one job per (model, stage, benchmark, lang) and passes one triple (a 7B model's task runs for hours,
+    so tasks are jobs a cluster can spread over GPUs); a caller with several triples gets them from one model load.
     """
     run = {k: settings[k] for k in RUN_KEYS if settings.get(k) is not None}
     run.setdefault("seed", DEFAULT_SEED)
@@ -34,11 +36,11 @@ def capability(model_dir: str, outputs: Sequence[tuple[str, str, str]], settings
     return records
 
 
-def table3(capability_paths: Iterable[str], csv_out: str, md_out: str, tex_out: str, figure_out: str,
-           paper_csv: str, paper_md: str, labels: Mapping[str, str], paper_refs: Mapping[str, str | None],
-           toxicity_paths: Iterable[str] = (), toxicity_key: str = "emt", scorer: str = "",
-           notes: Sequence[str] = ()) -> list[dict]:
-    """Table 3 (CSV, Markdown, LaTeX), its paper comparison, and the capability-vs-toxicity change figure.
+def table3(capability_paths: Iterable[str], outputs: Mapping[str, str], labels: Mapping[str, str],
+           paper_refs: Mapping[str, str | None], toxicity_paths: Iterable[str] = (), toxicity_key: str = "emt",
+           scorer: str = "", notes: Sequence[str] = ()) -> list[dict]:
+    """Table 3 (`outputs`: csv, md, tex), its paper comparison (paper_csv, paper_md) and the capability-vs-toxicity
+    change figure (figure).
 
     `toxicity_paths`: the per-language metrics JSONs (results/metrics/{scorer}/{model}/{stage}/{lang}.json) of the
     models and languages in the table, for both stages; languages without them (vi) are marked n/a in the figure.
@@ -50,7 +52,7 @@ def table3(capability_paths: Iterable[str], csv_out: str, md_out: str, tex_out: 
     for path in toxicity_paths:
         m = read_json(path)
         toxicity[(m["model"], m["stage"], m["lang"])] = m
-    rows = report.table3(records, csv_out, md_out, tex_out, labels=labels, notes=notes)
-    report.paper_comparison(rows, paper_refs, paper_csv, paper_md)
-    report.figure(rows, figure_out, toxicity, toxicity_key=toxicity_key, scorer=scorer)
+    rows = report.table3(records, outputs["csv"], outputs["md"], outputs["tex"], labels=labels, notes=notes)
+    report.paper_comparison(rows, paper_refs, outputs["paper_csv"], outputs["paper_md"])
+    report.figure(rows, outputs["figure"], toxicity, toxicity_key=toxicity_key, scorer=scorer)
     return rows

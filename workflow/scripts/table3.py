@@ -1,0 +1,7 @@
+from xdetox.logs import job_log
+from xdetox.steps.capability import table3
+
+with job_log(snakemake.log[0]):
+    p = snakemake.params
+    table3(snakemake.input.capability, dict(snakemake.output.items()), p.labels, p.paper_refs,
+           toxicity_paths=snakemake.input.toxicity, scorer=p.scorer, notes=p.notes)
