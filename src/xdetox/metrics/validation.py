@@ -35,7 +35,7 @@ import numpy as np
 from .. import XdetoxError
 from ..io import atomic_open
 from ..languages import short_label
-from ..stats import roc_auc, spearman
+from ..stats import percentile_bootstrap, roc_auc, spearman
 
 #: upper edges of score categories 1..4 (category 5 is [0.8, 1]); fixed a priori, see the module docstring
 KAPPA_BINS: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
@@ -96,19 +96,21 @@ def weighted_kappa(a: Sequence[int], b: Sequence[int], categories: int = 5) -> f
 
 def percentile_interval(n_items: int, statistic: Callable[[np.ndarray], Sequence[float]], n_boot: int, ci: float,
                         seed: int) -> np.ndarray:
-    """Percentile-bootstrap [lo, hi] rows, one per value `statistic(indices)` returns, resampling items.
+    """Percentile-bootstrap [lo, hi] rows, one per value `statistic(indices)` returns, resampling items
+    (xdetox.stats.percentile_bootstrap).
 
     Resamples where a statistic is undefined (NaN, e.g. one class only) are left out of its interval; an interval with
     no defined resample is NaN.
     """
-    rng = np.random.default_rng(seed)
-    draws = np.array([statistic(rng.integers(0, n_items, n_items)) for _ in range(n_boot)], dtype=float)
-    lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
-    out = np.full((draws.shape[1], 2), math.nan)
-    for k in range(draws.shape[1]):
-        defined = draws[:, k][~np.isnan(draws[:, k])]
-        if len(defined):
-            out[k] = np.percentile(defined, [lo, hi])
+    def each_resample(idx: np.ndarray) -> dict[int, np.ndarray]:
+        draws = np.array([statistic(row) for row in idx], dtype=float)
+        defined = {k: draws[:, k][~np.isnan(draws[:, k])] for k in range(draws.shape[1])}
+        return {k: v for k, v in defined.items() if len(v)}
+
+    first = np.asarray(statistic(np.arange(n_items)), dtype=float)
+    out = np.full((len(first), 2), math.nan)
+    for k, bounds in percentile_bootstrap(n_items, each_resample, n_boot, ci, seed).items():
+        out[k] = bounds
     return out
 
 
@@ -319,3 +321,74 @@ def plot_validation(results: Mapping[str, Sequence[ValidationRow]], png_path: st
     with atomic_path(png_path) as tmp:
         fig.savefig(tmp, format="png", dpi=150)
     plt.close(fig)
+
+
+def plot_consistency(results: Mapping[str, Sequence[ConsistencyRow]], png_path: str | os.PathLike,
+                     reference: str = "en") -> None:
+    """Each language's mean score offset from `reference` on the same parallel prompts, with its interval, one marker
+    series per scorer: a scorer whose offsets stray from 0 biases every cross-lingual comparison."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_path
+
+    langs = [lang for lang in dict.fromkeys(r.lang for rows in results.values() for r in rows) if lang != reference]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(langs) + 2), 3.6))
+    width = 0.7 / max(len(results), 1)
+    for k, (scorer, rows) in enumerate(results.items()):
+        by_lang = {r.lang: r for r in rows}
+        xs, ys, lo, hi = [], [], [], []
+        for i, lang in enumerate(langs):
+            r = by_lang.get(lang)
+            if r is None or math.isnan(r.offset):
+                continue
+            xs.append(i + (k - (len(results) - 1) / 2) * width)
+            ys.append(r.offset)
+            lo.append(r.offset - r.offset_lo if not math.isnan(r.offset_lo) else 0.0)
+            hi.append(r.offset_hi - r.offset if not math.isnan(r.offset_hi) else 0.0)
+        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", markersize=4, capsize=2, label=scorer)
+    ax.set_xticks(np.arange(len(langs)), [short_label(lang) for lang in langs])
+    ax.axhline(0.0, color="grey", linewidth=0.6, linestyle=":")
+    ax.set_ylabel(f"mean score − {short_label(reference)} (same prompts)")
+    ax.set_title("Cross-language consistency on parallel prompts (95% bootstrap CI)")
+    ax.legend(fontsize="small", loc="best")
+    fig.tight_layout()
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, format="png", dpi=150)
+    plt.close(fig)
+
+
+def read_validation_csv(path: str | os.PathLike) -> list[ValidationRow]:
+    """The rows write_rows_csv wrote (empty cells back to NaN)."""
+    from ..io import read_text
+
+    names = {f.name: f.type for f in fields(ValidationRow)}
+    rows = []
+    for record in csv.DictReader(read_text(path).splitlines()):
+        values = {}
+        for name in names:
+            raw = record.get(name, "")
+            if name in ("lang", "note"):
+                values[name] = raw
+            elif name in ("n", "n_toxic"):
+                values[name] = int(raw)
+            else:
+                values[name] = float(raw) if raw != "" else math.nan
+        rows.append(ValidationRow(**values))
+    return rows
+
+
+def validation_note(rows: Sequence[ValidationRow], scorer: str, where: str = "") -> str:
+    """One sentence for a table caption: how well `scorer` agrees with human ratings, over how many languages."""
+    s = summary_row(rows)
+    validated = len(rows) - s["not_validated"]
+    if not validated:
+        return f"Toxicity scorer `{scorer}`: could not be validated against RTP-LX human ratings in any language."
+    text = (f"Toxicity scorer `{scorer}`: ROC-AUC against RTP-LX human ratings (mean ≥ 3) {s['mean_auc']:.2f} on "
+            f"average over {validated} languages, lowest {s['min_auc']:.2f} ({short_label(s['min_auc_lang'])})")
+    if s["not_validated"]:
+        missing = ", ".join(short_label(r.lang) for r in rows if math.isnan(r.auc))
+        text += f"; not validated in {missing}"
+    return text + (f" ({where})." if where else ".")
