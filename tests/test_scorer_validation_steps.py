@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from xdetox.metrics.validation import read_validation_csv, validation_note
+from xdetox.report.validation import read_validation_csv, validation_note
 from xdetox.scoring.base import Score, Scorer
 from xdetox.steps import score as steps
 
@@ -146,7 +146,8 @@ def test_learned_scorer_trains_validates_out_of_fold_and_costs_no_encoder_pass(t
                                        "target": "index_mean"},
                              "jigsaw": {"max_examples": 0, "weight": 1.0}}}
     heads = tmp_path / "heads"
-    summary = steps.train_scorer(encoder, rtplx, str(heads), settings)
+    summary = steps.train_scorer(encoder, rtplx, str(heads), {k: v for k, v in settings.items()
+                                                              if k not in ("batch_tokens", "threads")}, threads=1)
     assert summary["examples"] == {f"rtplx:{lang}": 40 for lang in LANGS}
     runtime = {k: v for k, v in settings.items() if k != "training"} | {"heads": str(heads)}
     out = [str(tmp_path / f"v.{k}") for k in ("csv", "md", "png")]

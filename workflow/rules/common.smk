@@ -220,7 +220,7 @@ LEARNED_HEADS = f"{RESOURCES}/scorers/learned"
 LEARNED_RUNTIME_KEYS = ("batch_tokens", "threads")
 
 
-def learned_encoder():
+def learned_encoder(wc=None):
     """The learned scorer's encoder: a configured model's base checkpoint, or a local checkpoint folder."""
     name = config["scoring"]["learned"]["encoder"] or MODELS[0]
     if name in config["models"]:
@@ -257,22 +257,23 @@ def score_stage_manifest(wc):
     return ancient(f"{RESULTS}/scores/{wc.scorer}/{wc.model}/{wc.stage}/manifest.json")
 
 
-def learned_training_settings():
+def learned_training_settings(wc):
     """Parameter of train_scorer: the scorer's section without the keys that only shape how it runs."""
     return {k: v for k, v in config["scoring"]["learned"].items() if k not in LEARNED_RUNTIME_KEYS}
 
 
-def rtplx_annotation_files():
-    """Input: RTP-LX v0.2 raw (the release that carries the human ratings) of all 17 languages, by language."""
-    return {lang: source_file(rtplx_relpath(lang, "v0.2")) for lang in PAPER_LANGUAGES}
+def rtplx_annotations(wc):
+    """Input: RTP-LX v0.2 raw (the release that carries the human ratings) of all 17 languages (PAPER_LANGUAGES
+    order)."""
+    return [source_file(rtplx_relpath(lang, "v0.2")) for lang in PAPER_LANGUAGES]
 
 
-def parallel200_files():
-    """Input: the paper's 200 parallel prompts of all 17 languages, by language."""
-    return {lang: source_file(parallel_relpath("parallel200", lang)) for lang in PAPER_LANGUAGES}
+def parallel200(wc):
+    """Input: the paper's 200 parallel prompts of all 17 languages (PAPER_LANGUAGES order)."""
+    return [source_file(parallel_relpath("parallel200", lang)) for lang in PAPER_LANGUAGES]
 
 
-def jigsaw_for_scorer():
+def jigsaw_for_scorer(wc):
     """Input: the English Jigsaw subset, when the learned scorer trains on it."""
     if config["scoring"]["learned"]["training"]["jigsaw"]["max_examples"] == 0:
         return []
@@ -401,6 +402,14 @@ def validation_csvs(wc):
         return {}
     order = [wc.scorer] + [s for s in SCORERS if s != wc.scorer]
     return {s: f"{VALID}/{s}/validation.csv" for s in order}
+
+
+def validation_tables(wc):
+    return list(validation_csvs(wc).values())
+
+
+def validated_scorers(wc):
+    return list(validation_csvs(wc))
 
 
 def model_table2_notes(wc):

@@ -6,13 +6,14 @@
 rule train_scorer:
     """The learned scorer's heads, cross-fitted by RTP-LX prompt Index, with their out-of-fold scores."""
     input:
-        encoder=lambda wc: learned_encoder(),
-        rtplx=lambda wc: list(rtplx_annotation_files().values()),
-        jigsaw=lambda wc: jigsaw_for_scorer(),
+        encoder=learned_encoder,
+        rtplx=rtplx_annotations,
+        jigsaw=jigsaw_for_scorer,
     output:
         directory(LEARNED_HEADS),
     params:
-        settings=learned_training_settings(),
+        settings=learned_training_settings,
+        batch_tokens=config["scoring"]["learned"]["batch_tokens"],
         langs=list(PAPER_LANGUAGES),
     log:
         f"{LOGS}/scorers/learned.log",
@@ -31,7 +32,7 @@ rule train_scorer:
 rule scorer_validation:
     """One scorer against RTP-LX's human ratings, per language: ROC-AUC, Spearman, weighted κ, flagged share."""
     input:
-        rtplx=lambda wc: list(rtplx_annotation_files().values()),
+        rtplx=rtplx_annotations,
         artifacts=scorer_artifacts,
     output:
         csv=report(f"{VALID}/{{scorer}}/validation.csv", caption=f"{REPORT}/validation.rst",
@@ -63,7 +64,7 @@ rule scorer_validation:
 rule scorer_consistency:
     """One scorer on the 200 parallel prompts in every language: offset from English and rank correlation with it."""
     input:
-        parallel=lambda wc: list(parallel200_files().values()),
+        parallel=parallel200,
         artifacts=scorer_artifacts,
     output:
         csv=report(f"{VALID}/{{scorer}}/consistency.csv", caption=f"{REPORT}/consistency.rst",

@@ -167,7 +167,7 @@ def _stage_row(files: Mapping[str, Sequence[str]]) -> dict:
 
 def scorer_notes(validation_csvs: Mapping[str, str]) -> list[str]:
     """Caption sentences naming each scorer's validation against human ratings (scorer -> its validation.csv)."""
-    from ..metrics.validation import read_validation_csv, validation_note
+    from ..report.validation import read_validation_csv, validation_note
 
     return [validation_note(read_validation_csv(path), scorer, path) for scorer, path in validation_csvs.items()]
 

@@ -72,12 +72,12 @@ def agreement(paths_a: Sequence[str], paths_b: Sequence[str], langs: Sequence[st
 
 
 def train_scorer(encoder: str, rtplx_files: Mapping[str, str], out_dir: str, settings: Mapping[str, Any],
-                 jigsaw: str | None = None) -> dict:
+                 jigsaw: str | None = None, batch_tokens: int = 4096, threads: int | None = None) -> dict:
     """Train the learned scorer's cross-fitted heads (xdetox.scoring.learned) and write its artifact to `out_dir`.
 
     `settings`: the `scoring.learned` section; `rtplx_files`: lang -> RTP-LX v0.2 raw file (the human ratings);
-    `jigsaw`: the English Jigsaw subset, used when `training.jigsaw.max_examples` is not 0. Returns the artifact's
-    training summary.
+    `jigsaw`: the English Jigsaw subset, used when `training.jigsaw.max_examples` is not 0; `batch_tokens`, `threads`:
+    how it runs, not what it computes. Returns the artifact's training summary.
     """
     from ..scoring.learned.encoder import FeatureSpec
     from ..scoring.learned.heads import HeadSpec
@@ -99,7 +99,7 @@ def train_scorer(encoder: str, rtplx_files: Mapping[str, str], out_dir: str, set
     head = HeadSpec(settings["head"], l2=settings["l2"])
     weights = {"jigsaw": jig["weight"]} if jig["max_examples"] != 0 else None
     model = train(encoder, examples, features, head, settings["folds"], out_dir, seed=settings["seed"],
-                  source_weights=weights, batch_tokens=settings["batch_tokens"], threads=settings["threads"])
+                  source_weights=weights, batch_tokens=batch_tokens, threads=threads)
     return model.training
 
 
@@ -126,7 +126,8 @@ def scorer_validation(annotation_files: Mapping[str, str], csv_out: str, md_out:
     The learned scorer first stores its out-of-fold training scores in the cache, so the prompts it trained on cost
     nothing and each is scored by a head that never saw its Index.
     """
-    from ..metrics.validation import plot_validation, validate, validation_markdown, write_rows_csv
+    from ..metrics.validation import validate
+    from ..report.validation import plot_validation, validation_markdown, write_rows_csv
 
     sample = _validation_sample(annotation_files, validation)
     cached = open_cached_scorer(scorer, settings, cache_path)
@@ -158,7 +159,8 @@ def scorer_consistency(parallel_files: Mapping[str, str], csv_out: str, md_out: 
     each language's mean offset from English and rank correlation with English
     (xdetox.metrics.validation.consistency)."""
     from ..data.parallel import load_files
-    from ..metrics.validation import consistency, consistency_markdown, plot_consistency, write_rows_csv
+    from ..metrics.validation import consistency
+    from ..report.validation import consistency_markdown, plot_consistency, write_rows_csv
 
     sentences = load_files("parallel200", dict(parallel_files), max_prompts)
     cached = open_cached_scorer(scorer, settings, cache_path)
