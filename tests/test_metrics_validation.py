@@ -13,17 +13,14 @@ from xdetox import XdetoxError
 from xdetox.metrics.validation import (
     KAPPA_BINS,
     consistency,
-    consistency_markdown,
     human_category,
-    plot_validation,
     score_category,
     summary_row,
     validate,
     validate_language,
-    validation_markdown,
     weighted_kappa,
-    write_rows_csv,
 )
+from xdetox.report.validation import consistency_markdown, plot_validation, validation_markdown, write_rows_csv
 
 
 def test_fixed_bins_and_rounding():
@@ -147,3 +144,12 @@ def test_tables_and_figure(tmp_path):
     assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
     crow = consistency({"en": [0.1, 0.5, 0.2], "zh-hans": [0.2, 0.6, 0.1]}, n_boot=20)
     assert "| zh | 3 |" in consistency_markdown(crow, "learned")
+
+
+def test_the_figure_draws_an_interval_that_misses_its_point(tmp_path):
+    from xdetox.metrics.validation import ValidationRow
+    from xdetox.report.validation import plot_validation
+
+    odd = ValidationRow("de", 12, 3, 0.25, 0.1, 0.5, 0.55, 0.9, 0.5, 0.6, 0.9, 0.1, 0.2, 0.3, 0.1, 0.2, 0.3)
+    plot_validation({"lexicon": [odd]}, tmp_path / "v.png")
+    assert (tmp_path / "v.png").stat().st_size > 0

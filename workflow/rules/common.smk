@@ -19,6 +19,7 @@ from xdetox.evaluators import diversity_tokenizer_name, fluency_evaluator_name, 
 from xdetox.languages import PAPER_LANGUAGES
 from xdetox.report.captions import evaluator_label, table2_notes
 from xdetox.scoring.registry import SCORERS as SCORER_NAMES
+from xdetox.scoring.registry import UNCACHED as SCORER_UNCACHED
 from xdetox.scoring.registry import section as scorer_section
 from xdetox.scoring.budget import budget_message, describe, estimate, over_budget, prompts_per_language
 from xdetox.stages import dpo_variants, figure12_runs, lr_stages, seed_stages, stage_hparams
@@ -45,6 +46,9 @@ QLORA_ENV = "../../envs/qlora.yaml"
 GENERATION_CACHE = f"{RESOURCES}/cache/generation"
 QUALITY_CACHE = f"{RESOURCES}/cache/quality"
 SCORE_CACHE = f"{RESOURCES}/cache/scores.sqlite"
+
+VALIDATION = config["scoring"]["validation"]
+VALID = f"{RESULTS}/validation"
 
 EVAL = config["evaluation"]
 FLUENCY = EVAL["fluency"]["enabled"]
@@ -246,9 +250,69 @@ def langid_inputs(wc):
     return [f"{RESULTS}/langid/{wc.model}/{stage}/{lang}.jsonl" for stage in stages(wc.model) for lang in LANGS]
 
 
+LEARNED_HEADS = f"{RESOURCES}/scorers/learned"
+# the learned scorer's keys that shape its training (the rest only shape how it runs)
+LEARNED_RUNTIME_KEYS = ("batch_tokens", "threads")
+
+
+def learned_encoder(wc=None):
+    """The learned scorer's encoder: a configured model's base checkpoint, or a local checkpoint folder."""
+    name = config["scoring"]["learned"]["encoder"] or MODELS[0]
+    if name in config["models"]:
+        return base_model_dir(name)
+    if not Path(name).is_dir():
+        raise WorkflowError(f"config key scoring.learned.encoder: {name!r} is neither a model of `models:` "
+                            f"({', '.join(MODELS)}) nor an existing checkpoint folder")
+    return name
+
+
 def scorer_settings(wc):
-    """Parameter: only the job's scorer's section of `scoring`, so settings of other scorers rerun nothing."""
-    return config["scoring"][scorer_section(wc.scorer)]
+    """Parameter: only the job's scorer's section of `scoring`, so settings of other scorers rerun nothing.
+
+    The learned scorer also gets its trained heads and encoder (inputs of the job: scorer_artifacts), not its training
+    settings (the heads carry them)."""
+    settings = config["scoring"][scorer_section(wc.scorer)]
+    if wc.scorer == "learned":
+        settings = {k: v for k, v in settings.items() if k != "training"}
+        settings.update(heads=LEARNED_HEADS, encoder=learned_encoder())
+    return settings
+
+
+def scorer_artifacts(wc):
+    """Input: what the job's scorer is built from besides its config (the learned scorer's heads and encoder)."""
+    return [LEARNED_HEADS, learned_encoder()] if wc.scorer == "learned" else []
+
+
+def score_stage_manifest(wc):
+    """Input: the stage job that filled the score cache, for scorers behind the cache (not the lexicon: microseconds
+    per text, nothing to share). ancient(): when one language's generations change the stage job reruns (one scorer
+    load, only that language missing from the cache) but the other languages' score jobs do not."""
+    if wc.scorer in SCORER_UNCACHED:
+        return []
+    return ancient(f"{RESULTS}/scores/{wc.scorer}/{wc.model}/{wc.stage}/manifest.json")
+
+
+def learned_training_settings(wc):
+    """Parameter of train_scorer: the scorer's section without the keys that only shape how it runs."""
+    return {k: v for k, v in config["scoring"]["learned"].items() if k not in LEARNED_RUNTIME_KEYS}
+
+
+def rtplx_annotations(wc):
+    """Input: RTP-LX v0.2 raw (the release that carries the human ratings) of all 17 languages (PAPER_LANGUAGES
+    order)."""
+    return [source_file(rtplx_relpath(lang, "v0.2")) for lang in PAPER_LANGUAGES]
+
+
+def parallel200(wc):
+    """Input: the paper's 200 parallel prompts of all 17 languages (PAPER_LANGUAGES order)."""
+    return [source_file(parallel_relpath("parallel200", lang)) for lang in PAPER_LANGUAGES]
+
+
+def jigsaw_for_scorer(wc):
+    """Input: the English Jigsaw subset, when the learned scorer trains on it."""
+    if config["scoring"]["learned"]["training"]["jigsaw"]["max_examples"] == 0:
+        return []
+    return [source_file(PROBE_SOURCES["jigsaw"])]
 
 
 def perspective_slot(wc):
@@ -363,7 +427,24 @@ def flat(prefix, d):
 
 def table2_inputs(wc):
     return {**flat("base", stage_inputs(wc.scorer, wc.model, "base")),
-            **flat("dpo", stage_inputs(wc.scorer, wc.model, "dpo"))}
+            **flat("dpo", stage_inputs(wc.scorer, wc.model, "dpo")),
+            **{f"validation_{s}": path for s, path in validation_csvs(wc).items()}}
+
+
+def validation_csvs(wc):
+    """Input: scorer -> validation table named under Table 2: the table's own scorer first, then the others."""
+    if not VALIDATION["enabled"]:
+        return {}
+    order = [wc.scorer] + [s for s in SCORERS if s != wc.scorer]
+    return {s: f"{VALID}/{s}/validation.csv" for s in order}
+
+
+def validation_tables(wc):
+    return list(validation_csvs(wc).values())
+
+
+def validated_scorers(wc):
+    return list(validation_csvs(wc))
 
 
 def model_table2_notes(wc):
@@ -521,6 +602,11 @@ def all_targets():
                 targets.append(f"{figures}/{scorer}/{model}/figure11.png")
         if FLUENCY:
             targets.append(f"{figures}/fluency/{model}/figure10.png")
+    if VALIDATION["enabled"]:
+        for scorer in SCORERS:
+            targets += [f"{VALID}/{scorer}/validation.{ext}" for ext in ("csv", "md", "png")]
+            if VALIDATION["consistency"]:
+                targets += [f"{VALID}/{scorer}/consistency.{ext}" for ext in ("csv", "md", "png")]
     for scorer in SCORERS:
         targets += [f"{tables}/{scorer}/table2.{ext}" for ext in ("csv", "md", "tex")]
         if EVAL["table1"]["enabled"] and table1_languages(config):

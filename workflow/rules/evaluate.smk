@@ -122,6 +122,7 @@ rule table2:
         langs=LANGS,
         label=label,
         notes=model_table2_notes,
+        validated=validated_scorers,
     log:
         f"{LOGS}/tables/{{scorer}}/{{model}}/table2.log",
     benchmark:
@@ -138,7 +139,8 @@ rule table2:
 rule table2_all:
     """Table 2 for all configured models (CSV, Markdown, LaTeX)."""
     input:
-        expand(f"{RESULTS}/tables/{{{{scorer}}}}/{{model}}/table2.csv", model=MODELS),
+        tables=expand(f"{RESULTS}/tables/{{{{scorer}}}}/{{model}}/table2.csv", model=MODELS),
+        validation=validation_tables,
     output:
         csv=report(f"{RESULTS}/tables/{{scorer}}/table2.csv", caption=f"{REPORT}/table2.rst", category="Table 2",
                    subcategory="{scorer}", labels={"model": "all", "table": "Table 2"}),
@@ -147,6 +149,7 @@ rule table2_all:
     params:
         n_languages=len(LANGS),
         notes=table2_notes(config, MODELS[0] if len(MODELS) == 1 else None),
+        validated=validated_scorers,
     log:
         f"{LOGS}/tables/{{scorer}}/table2_all.log",
     benchmark:

@@ -2,5 +2,5 @@ from xdetox.logs import job_log
 from xdetox.steps.score import score
 
 with job_log(snakemake.log[0], snakemake.resources.get("gpu", 0), snakemake.rule):
-    score(snakemake.input[0], snakemake.output[0], snakemake.wildcards.scorer, snakemake.params.settings,
+    score(snakemake.input.generations, snakemake.output[0], snakemake.wildcards.scorer, snakemake.params.settings,
           snakemake.params.cache)

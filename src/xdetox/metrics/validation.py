@@ -20,22 +20,21 @@ A statistic that cannot be computed is NaN and the row's `note` says why, never 
 Cross-language consistency (`consistency`): on multi-way parallel prompts (the paper's 200), each language's mean
 score offset from English on the same prompts and the rank correlation with English, with bootstrap intervals over
 prompts. A scorer that inflates one language biases every cross-lingual comparison.
+
+Tables, figures and captions of these rows: xdetox.report.validation.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .. import XdetoxError
-from ..io import atomic_open
-from ..languages import short_label
-from ..stats import roc_auc, spearman
+from ..stats import percentile_bootstrap, roc_auc, spearman
 
 #: upper edges of score categories 1..4 (category 5 is [0.8, 1]); fixed a priori, see the module docstring
 KAPPA_BINS: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
@@ -96,19 +95,21 @@ def weighted_kappa(a: Sequence[int], b: Sequence[int], categories: int = 5) -> f
 
 def percentile_interval(n_items: int, statistic: Callable[[np.ndarray], Sequence[float]], n_boot: int, ci: float,
                         seed: int) -> np.ndarray:
-    """Percentile-bootstrap [lo, hi] rows, one per value `statistic(indices)` returns, resampling items.
+    """Percentile-bootstrap [lo, hi] rows, one per value `statistic(indices)` returns, resampling items
+    (xdetox.stats.percentile_bootstrap).
 
     Resamples where a statistic is undefined (NaN, e.g. one class only) are left out of its interval; an interval with
     no defined resample is NaN.
     """
-    rng = np.random.default_rng(seed)
-    draws = np.array([statistic(rng.integers(0, n_items, n_items)) for _ in range(n_boot)], dtype=float)
-    lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
-    out = np.full((draws.shape[1], 2), math.nan)
-    for k in range(draws.shape[1]):
-        defined = draws[:, k][~np.isnan(draws[:, k])]
-        if len(defined):
-            out[k] = np.percentile(defined, [lo, hi])
+    def each_resample(idx: np.ndarray) -> dict[int, np.ndarray]:
+        draws = np.array([statistic(row) for row in idx], dtype=float)
+        defined = {k: draws[:, k][~np.isnan(draws[:, k])] for k in range(draws.shape[1])}
+        return {k: v for k, v in defined.items() if len(v)}
+
+    first = np.asarray(statistic(np.arange(n_items)), dtype=float)
+    out = np.full((len(first), 2), math.nan)
+    for k, bounds in percentile_bootstrap(n_items, each_resample, n_boot, ci, seed).items():
+        out[k] = bounds
     return out
 
 
@@ -220,17 +221,6 @@ def consistency(scores: Mapping[str, Sequence[float]], reference: str = "en", n_
     return out
 
 
-def _fmt(value: float, digits: int = 3) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def _ci(row, name: str) -> str:
-    value, lo, hi = getattr(row, name), getattr(row, f"{name}_lo"), getattr(row, f"{name}_hi")
-    if math.isnan(value):
-        return "n/a"
-    return f"{value:.3f} [{_fmt(lo, 2)}, {_fmt(hi, 2)}]"
-
-
 def summary_row(rows: Sequence[ValidationRow]) -> dict[str, float]:
     """Mean and minimum AUC over the languages where it is defined, and how many languages could not be validated."""
     aucs = [r.auc for r in rows if not math.isnan(r.auc)]
@@ -238,84 +228,3 @@ def summary_row(rows: Sequence[ValidationRow]) -> dict[str, float]:
             "min_auc": float(np.min(aucs)) if aucs else math.nan,
             "min_auc_lang": min((r for r in rows if not math.isnan(r.auc)), key=lambda r: r.auc).lang if aucs else "",
             "not_validated": sum(math.isnan(r.auc) for r in rows)}
-
-
-def validation_markdown(rows: Sequence[ValidationRow], scorer: str, threshold: float = 0.5) -> str:
-    s = summary_row(rows)
-    lines = [
-        f"Validation of **{scorer}** against RTP-LX human ratings (mean of 3 raters, 1–5). Human-toxic: mean ≥ 3. "
-        f"95% percentile-bootstrap intervals over prompts. κ: linear-weighted, score binned in fifths of [0, 1]. "
-        f"Mean AUC {_fmt(s['mean_auc'])}, min {_fmt(s['min_auc'])} ({s['min_auc_lang'] or 'n/a'})"
-        + (f"; {s['not_validated']} language(s) not validated" if s["not_validated"] else "") + ".",
-        "",
-        f"| lang | n | human toxic | flagged (≥ {threshold:g}) | ROC-AUC | AUC (≥ 2) | Spearman ρ | κ (linear) | note |",
-        "|---|---:|---:|---:|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(f"| {short_label(r.lang)} | {r.n} | {_fmt(r.human_share, 2)} | {_fmt(r.flagged_share, 2)} | "
-                     f"{_ci(r, 'auc')} | {_ci(r, 'auc_ge2')} | {_ci(r, 'spearman')} | {_ci(r, 'kappa')} | {r.note} |")
-    return "\n".join(lines) + "\n"
-
-
-def consistency_markdown(rows: Sequence[ConsistencyRow], scorer: str, reference: str = "en") -> str:
-    lines = [
-        f"Cross-language consistency of **{scorer}** on line-aligned parallel prompts: mean score offset from "
-        f"{reference} on the same prompts, and rank correlation with {reference} (95% bootstrap intervals).",
-        "",
-        "| lang | n | mean score | offset from en | Spearman with en | note |",
-        "|---|---:|---:|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(f"| {short_label(r.lang)} | {r.n} | {_fmt(r.mean_score)} | {_ci(r, 'offset')} | "
-                     f"{_ci(r, 'spearman_en')} | {r.note} |")
-    return "\n".join(lines) + "\n"
-
-
-def write_rows_csv(rows: Sequence, path: str | os.PathLike, **constant_columns) -> None:
-    """Dataclass rows as CSV (NaN written as empty), with constant columns (e.g. scorer=...) first."""
-    names = [f.name for f in fields(rows[0])] if rows else []
-    with atomic_open(path) as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*constant_columns, *names], lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            values = {k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(r).items()}
-            writer.writerow({**constant_columns, **values})
-
-
-def plot_validation(results: Mapping[str, Sequence[ValidationRow]], png_path: str | os.PathLike) -> None:
-    """ROC-AUC per language with its interval, one marker series per scorer; a not-validated language draws nothing."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import atomic_path
-
-    langs = list(dict.fromkeys(r.lang for rows in results.values() for r in rows))
-    x = np.arange(len(langs))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(langs) + 2), 3.6))
-    width = 0.7 / max(len(results), 1)
-    for k, (scorer, rows) in enumerate(results.items()):
-        by_lang = {r.lang: r for r in rows}
-        xs, ys, lo, hi = [], [], [], []
-        for i, lang in enumerate(langs):
-            r = by_lang.get(lang)
-            if r is None or math.isnan(r.auc):
-                continue
-            xs.append(i + (k - (len(results) - 1) / 2) * width)
-            ys.append(r.auc)
-            lo.append(r.auc - r.auc_lo if not math.isnan(r.auc_lo) else 0.0)
-            hi.append(r.auc_hi - r.auc if not math.isnan(r.auc_hi) else 0.0)
-        mean = summary_row(rows)["mean_auc"]
-        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", markersize=4, capsize=2,
-                    label=f"{scorer} (mean {_fmt(mean, 2)})")
-    ax.set_xticks(x, [short_label(lang) for lang in langs])
-    ax.set_ylim(0.3, 1.0)
-    ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
-    ax.set_ylabel("ROC-AUC vs human (mean ≥ 3)")
-    ax.set_title("Scorer validation on RTP-LX human ratings (95% bootstrap CI)")
-    ax.legend(fontsize="small", loc="lower right")
-    fig.tight_layout()
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150)
-    plt.close(fig)

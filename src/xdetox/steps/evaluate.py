@@ -165,10 +165,18 @@ def _stage_row(files: Mapping[str, Sequence[str]]) -> dict:
                      read_json_each(files["diversity"]) if files.get("diversity") else None)
 
 
+def scorer_notes(validation_csvs: Mapping[str, str]) -> list[str]:
+    """Caption sentences naming each scorer's validation against human ratings (scorer -> its validation.csv)."""
+    from ..report.validation import read_validation_csv, validation_note
+
+    return [validation_note(read_validation_csv(path), scorer, path) for scorer, path in validation_csvs.items()]
+
+
 def table2(label: str, langs: Sequence[str], inputs: Mapping[str, Sequence[str]], outputs: Mapping[str, str],
-           scorer: str, notes: Sequence[str] = ()) -> list[dict]:
+           scorer: str, notes: Sequence[str] = (), validation: Mapping[str, str] | None = None) -> list[dict]:
     """One model's Table 2 and the per-language values behind it; `inputs`: the files of stages base and dpo
-    (see stage_files)."""
+    (see stage_files); `validation`: scorer -> validation.csv, named in the notes."""
+    notes = [*scorer_notes(validation or {}), *notes]
     files = {stage: stage_files(inputs, stage) for stage in ("base", "dpo")}
 
     def load(kind):
@@ -184,8 +192,9 @@ def table2(label: str, langs: Sequence[str], inputs: Mapping[str, Sequence[str]]
 
 
 def table2_all(csv_paths: Sequence[str], outputs: Mapping[str, str], scorer: str, n_languages: int,
-               notes: Sequence[str] = ()) -> list[dict]:
+               notes: Sequence[str] = (), validation: Mapping[str, str] | None = None) -> list[dict]:
     """Table 2 for all configured models: the per-model tables' rows, one block per model."""
+    notes = [*scorer_notes(validation or {}), *notes]
     return tables.table2_all([tables.read_rows_csv(p) for p in csv_paths], outputs["csv"], outputs["md"],
                              outputs["tex"], scorer, n_languages, notes)
 

@@ -215,6 +215,23 @@ class Encoder:
 
 
 def describe(path: str | Path) -> dict:
-    """What a head records about its encoder: the path (informational) and the checkpoint's content fingerprint."""
+    """What a head records about its encoder: the path (informational), the checkpoint's content fingerprint, and its
+    files' sizes and times (`stat`), which let a scorer skip re-hashing the unchanged checkpoint (see fingerprint_of)."""
+    from ...cache import model_fingerprint
+
     config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
-    return {"path": str(path), "model_type": config.get("model_type", ""), "fingerprint": checkpoint_fingerprint(path)}
+    return {"path": str(path), "model_type": config.get("model_type", ""), "fingerprint": checkpoint_fingerprint(path),
+            "stat": model_fingerprint(path)}
+
+
+def fingerprint_of(path: str | Path, recorded: dict | None = None) -> str:
+    """The content fingerprint of the checkpoint at `path`. Hashing a 1 GB checkpoint costs ~6 CPU-seconds, paid by
+    every score job; when its files have exactly the sizes and times `recorded` (describe() at training) they are the
+    files that were hashed then, so the recorded fingerprint is returned. Anything else (moved, copied, re-converted)
+    is hashed again: the same bytes elsewhere still match, other bytes do not."""
+    from ...cache import model_fingerprint
+
+    if recorded and recorded.get("stat") and recorded.get("path") == str(path) \
+            and recorded["stat"] == model_fingerprint(path):
+        return recorded["fingerprint"]
+    return checkpoint_fingerprint(path)

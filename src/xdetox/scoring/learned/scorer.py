@@ -49,11 +49,14 @@ class LearnedScorer(Scorer):
         """heads: the trained artifact folder; encoder: the checkpoint it was trained on (its fingerprint must match);
         configured: config values (model.CONFIG_KEYS) the heads must have been trained with; cache: a ScoreCache
         (None: uncached; closed with the scorer)."""
-        from .encoder import checkpoint_fingerprint
+        from ...io import read_json
+        from .encoder import fingerprint_of
 
         if not Path(encoder).is_dir():
             raise ScoringError(f"learned scorer: encoder checkpoint {encoder} does not exist")
-        self.model: LearnedHeads = load(heads, {"encoder_fingerprint": checkpoint_fingerprint(encoder)})
+        meta = Path(heads) / "model.json"
+        recorded = read_json(meta).get("encoder") if meta.is_file() else None
+        self.model: LearnedHeads = load(heads, {"encoder_fingerprint": fingerprint_of(encoder, recorded)})
         wrong = self.model.mismatches(configured or {})
         if wrong:
             raise ScoringError(f"{Path(heads) / 'model.json'}: these heads were trained with other settings than "
