@@ -19,9 +19,9 @@ from xdetox.evaluators import diversity_tokenizer_name, fluency_evaluator_name, 
 from xdetox.languages import PAPER_LANGUAGES
 from xdetox.report.captions import evaluator_label, table2_notes
 from xdetox.scoring.registry import SCORERS as SCORER_NAMES
-from xdetox.scoring.registry import UNCACHED as SCORER_UNCACHED
+from xdetox.scoring.registry import LOADS_A_MODEL as SCORER_LOADS_A_MODEL
 from xdetox.scoring.registry import section as scorer_section
-from xdetox.scoring.budget import budget_message, describe, estimate, over_budget, prompts_per_language
+from xdetox.scoring.budget import RTPLX_PROMPTS, budget_message, describe, estimate, over_budget, prompts_per_language
 from xdetox.stages import dpo_variants, figure12_runs, lr_stages, seed_stages, stage_hparams
 
 try:
@@ -284,10 +284,11 @@ def scorer_artifacts(wc):
 
 
 def score_stage_manifest(wc):
-    """Input: the stage job that filled the score cache, for scorers behind the cache (not the lexicon: microseconds
-    per text, nothing to share). ancient(): when one language's generations change the stage job reruns (one scorer
-    load, only that language missing from the cache) but the other languages' score jobs do not."""
-    if wc.scorer in SCORER_UNCACHED:
+    """Input: the stage job that filled the score cache, for scorers that load a model (10-20 s per load on a CPU;
+    not the lexicon or a remote API: nothing to share, and a remote stage job would run for days). ancient(): when one
+    language's generations change the stage job reruns (one scorer load, only that language missing from the cache)
+    but the other languages' score jobs do not."""
+    if wc.scorer not in SCORER_LOADS_A_MODEL:
         return []
     return ancient(f"{RESULTS}/scores/{wc.scorer}/{wc.model}/{wc.stage}/manifest.json")
 
@@ -640,7 +641,7 @@ def prompt_count(lang):
 
 
 def perspective_cost():
-    """Requests of every Perspective score job of the plan (Table 2's scores and Figure 2's continuations)."""
+    """Requests of every Perspective job of the plan (Table 2's scores, Figure 2's continuations, the validation)."""
     if "perspective" not in SCORERS:
         return None
     n_samples = config["generation"]["n_samples"]
@@ -651,6 +652,13 @@ def perspective_cost():
         per_model = sum(min(prompt_count(lang), cap or prompt_count(lang)) for lang in LANGS)
         jobs += [(per_model * len(INTERPRET["figure2"]["offsets"]),
                   Path(f"{INTERP}/{model}/figure2/perspective.csv").exists()) for model in INTERPRET_MODELS]
+    if VALIDATION["enabled"]:  # rated RTP-LX prompts of all 17 languages, and the parallel prompts
+        cap = VALIDATION["max_per_lang"]
+        rated = sum(min(n, cap) if cap else n for n in RTPLX_PROMPTS["v0.2"].values())
+        jobs.append((rated, Path(f"{VALID}/perspective/validation.csv").exists()))
+        if VALIDATION["consistency"]:
+            jobs.append((len(PAPER_LANGUAGES) * (VALIDATION["consistency_prompts"] or 200),
+                         Path(f"{VALID}/perspective/consistency.csv").exists()))
     return estimate("Perspective API", jobs, config["scoring"]["perspective"]["rate"])
 
 

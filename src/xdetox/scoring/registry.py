@@ -19,6 +19,8 @@ from .base import Scorer, ScoringError
 SCORERS = ("perspective", "hf-classifier", "detoxify", "lexicon", "learned")
 #: scorers answered directly, without the cache (see the module docstring)
 UNCACHED = frozenset({"lexicon"})
+#: scorers that load a model (seconds per load): the workflow loads them once per (model, stage), rule score_stage
+LOADS_A_MODEL = frozenset({"learned", "hf-classifier", "detoxify"})
 
 
 def section(name: str) -> str:
