@@ -10,7 +10,7 @@ The HF backend is imported from this checkout's src/ (xdetox.generation.hf).
     python bench/gpu_smoke.py --device cpu --size tiny --out /tmp/smoke.json  # a CPU check, well under a minute
 
 What it checks, besides timing:
-- each DPO run takes its steps with finite losses; the LoRA adapter merged into the fp32 base (xdetox.train.merge)
+- each DPO run takes its steps with finite losses; the LoRA adapter merged into the fp32 base (xdetox.data.merge)
   is a dense checkpoint whose logits equal the adapter model's;
 - QLoRA (4-bit NF4 base, TRL casts the adapter to bf16) trains under bf16 mixed precision; under fp16 mixed precision
   it is expected to fail at the first optimizer step (fp16's grad scaler cannot unscale bf16 gradients): both
@@ -204,12 +204,12 @@ def dpo_run(model_dir: Path, data: list[dict], size: dict, device: str, method: 
 
 
 def check_merge(peft_model, base_dir: Path, adapter_dir: Path, merged_dir: Path, tokenizer, device: str) -> dict:
-    """The adapter, merged into the fp32 base by xdetox.train.merge, must give a dense checkpoint with the same
+    """The adapter, merged into the fp32 base by xdetox.data.merge, must give a dense checkpoint with the same
     logits as the base + adapter (for QLoRA: the full-precision base, the reference's merge)."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from xdetox.train.merge import check_dense, merge_adapter
+    from xdetox.data.merge import check_dense, merge_adapter
 
     peft_model.save_pretrained(str(adapter_dir))
     tokenizer.save_pretrained(str(adapter_dir))

@@ -67,7 +67,7 @@ def test_dpo_writes_a_plain_checkpoint_and_curve(tmp_path, tiny_model_dir, pair_
     assert summary["best_checkpoint_step"] in (2, 4)
     model = AutoModelForCausalLM.from_pretrained(out / "model")  # loads without PEFT: adapters are merged
     assert not any("lora" in name for name, _ in model.named_parameters())
-    from xdetox.train.merge import check_dense
+    from xdetox.data.merge import check_dense
 
     assert set(check_dense(out / "model").values()) == {"F32"}  # a dense checkpoint, no quantization_config
     rows = list(csv.DictReader((out / "curve.csv").open()))

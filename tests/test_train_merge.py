@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from xdetox import XdetoxError
-from xdetox.train.merge import check_dense, merge_adapter
+from xdetox.data.merge import check_dense, merge_adapter
 
 TARGETS = {
     "gpt2": ["c_attn", "c_fc"],  # Conv1D layers (weights stored transposed: fan_in_fan_out)

@@ -77,7 +77,7 @@ def prepare_published_dpo(source: dict, base_dir: str | Path, out_dir: str | Pat
     bitsandbytes checkpoints and their weights are not the trained ones)."""
     import shutil
 
-    from ..train.merge import check_dense, merge_adapter
+    from .merge import check_dense, merge_adapter
 
     out_dir = Path(out_dir)
     staged = out_dir.with_name(out_dir.name + ".download")

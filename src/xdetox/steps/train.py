@@ -9,7 +9,7 @@ from pathlib import Path
 from ..io import atomic_dir, read_jsonl, write_json
 from ..report.training import curve_csv, curve_figure
 from ..train.dpo import DPOHyperparameters, run_key, train_dpo
-from ..train.merge import merge_adapter
+from ..data.merge import merge_adapter
 
 log = logging.getLogger("xdetox.train")
 

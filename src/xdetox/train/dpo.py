@@ -3,7 +3,7 @@ xg/training/dpo.py), full / LoRA / QLoRA.
 
 As TRL's own dpo.py parses its arguments once into dataclasses, the config's DPO section becomes one frozen
 `DPOHyperparameters` at the edge (the step) and nothing below reads a dict. The result is always a plain
-transformers model: a (Q)LoRA adapter is saved, then merged into the base reloaded unquantized (xdetox.train.merge),
+transformers model: a (Q)LoRA adapter is saved, then merged into the base reloaded unquantized (xdetox.data.merge),
 so generation never needs PEFT or bitsandbytes and vLLM can load a QLoRA run's result. The best checkpoint by validation
 loss is kept (early stopping with the configured patience), as in the reference.
 """
@@ -216,7 +216,7 @@ def peft_config(hp: DPOHyperparameters, family: str | None):
 def train_dpo(model_dir: str | Path, train_pairs: list[dict], val_pairs: list[dict], hp: DPOHyperparameters,
               work_dir: str | Path, family: str | None, dtype: str, threads: int | None = None) -> DPOResult:
     """Train and keep the best checkpoint by validation loss: the policy (full fine-tuning) or the adapter saved
-    under `work_dir`/adapter ((Q)LoRA), which the caller merges into the unquantized base (xdetox.train.merge).
+    under `work_dir`/adapter ((Q)LoRA), which the caller merges into the unquantized base (xdetox.data.merge).
 
     `work_dir` holds trainer checkpoints outside the rule's output so an interrupted run resumes from them; the
     caller removes it once the result is saved.
