@@ -33,7 +33,7 @@ def pairs(source: str, train_out: str, val_out: str, settings: dict) -> tuple[in
     else:
         records = load_toxicity_pairwise(source)
     train, val = filter_and_split(records, settings["max_chars"], settings["val_fraction"], settings["seed"],
-                                  settings["max_pairs"])
+                                  settings["max_pairs"], settings["max_dropped_fraction"])
     log.info("%d pairs read from %s: %d train, %d validation", len(records), source, len(train), len(val))
     return write_jsonl(train_out, train), write_jsonl(val_out, val)
 
