@@ -98,3 +98,14 @@ def test_staging_refuses_a_source_changed_since_planning_and_leaves_nothing(tmp_
     with pytest.raises(XdetoxError, match="paradetox.tsv: its SHA-256 is .* as when the run was planned"):
         stage(src, out, planned)
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_the_step_finds_the_source_through_the_config(tmp_path, monkeypatch):
+    from xdetox.steps.data import stage_input_folder
+
+    monkeypatch.delenv("XDETOX_DATA_DIR", raising=False)
+    folder = make_folder(tmp_path / "toxicity_pairwise", {"split_0.jsonl": "{}\n"})
+    config = {"data": {"pairs": {"path": str(folder)}}}
+    out = tmp_path / "resources/inputs/folders/pairs/toxicity_pairwise"
+    assert stage_input_folder(config, "pairs/toxicity_pairwise", str(out), digest(folder)) == digest(folder)
+    assert (out / "split_0.jsonl").read_text() == "{}\n"

@@ -63,7 +63,7 @@ rule stage_input_folder:
         mem_mb=500,
         runtime=10,
     script:
-        f"{SCRIPTS}/stage_input.py"
+        f"{SCRIPTS}/stage_input_folder.py"
 
 
 rule prompts:

@@ -1,5 +1,5 @@
-from xdetox.data.staging import source_of, stage
 from xdetox.logs import job_log
+from xdetox.steps.data import stage_input
 
 with job_log(snakemake.log[0]):
-    stage(source_of(snakemake.config, snakemake.wildcards.name), snakemake.output[0], snakemake.params.sha256)
+    stage_input(snakemake.config, snakemake.wildcards.name, snakemake.output[0], snakemake.params.sha256)
