@@ -22,6 +22,12 @@ rule fetch:
         f"{SCRIPTS}/fetch.py"
 
 
+# a copy of a small file: on a cluster it runs on the head node, next to the data, instead of waiting in the queue
+localrules:
+    stage_input,
+    stage_input_folder,
+
+
 rule stage_input:
     """A file from outside the workflow (data folder, data.prompts.path, data.pairs.path, interpret.probe.path),
     copied under resources/inputs/; its source's SHA-256 is its only parameter and it has no input, so moving or copying
