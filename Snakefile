@@ -25,6 +25,12 @@ include: "workflow/rules/retrieval.smk"
 include: "workflow/rules/capability.smk"
 
 
+onstart:
+    # the probe request of remote scorers: when a run starts, never in a dry run (config key scoring.preflight)
+    if PREFLIGHT == "full":
+        scoring_preflight(probe=True)
+
+
 rule all:
     input:
         all_targets(),

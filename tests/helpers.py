@@ -96,8 +96,8 @@ def job_counts(output: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
 
 
-def planned_outputs(workdir: Path, *args: str) -> set[str]:
+def planned_outputs(workdir: Path, *args: str, env: dict | None = None) -> set[str]:
     """The output files a dry run would (re)create."""
-    out = snakemake(workdir, "-n", "--cores", "1", *args)
+    out = snakemake(workdir, "-n", "--cores", "1", *args, env=env)
     text = out.stdout + out.stderr
     return {path.strip() for block in re.findall(r"^\s+output: (.+)$", text, re.M) for path in block.split(",")}

@@ -191,3 +191,34 @@ def test_too_many_degenerate_pairs_is_an_error():
     with pytest.raises(XdetoxError, match=r"15 of 20 \(75.0%\) are degenerate .* more than the allowed 10.0%"):
         filter_and_split(pairs, max_chars=256, val_fraction=0.1, seed=0)
     assert len(drop_degenerate(pairs, max_dropped_fraction=0.8)) == 5
+
+
+def test_the_pairs_step_takes_its_threshold_from_the_config(tmp_path, caplog):
+    """data.pairs.max_dropped_fraction reaches the pairs job: 3 of 12 identical pairs stop it at the default 10 %,
+    and at 30 % they are dropped, counted in the log, and absent from train and validation."""
+    from helpers import config
+    from xdetox.io import read_jsonl
+    from xdetox.steps.data import pairs as pairs_step
+
+    rows = [{"prompt_text": f"p{i}", "unpert_gen_text": f" good {i}", "pert_gen_text": f" bad {i}"} for i in range(9)]
+    rows += [{"prompt_text": f"q{i}", "unpert_gen_text": " same", "pert_gen_text": " same"} for i in range(3)]
+    source = write_lines(tmp_path / "pairs.jsonl", [json.dumps(r) for r in rows])
+    settings = config(data={"pairs": {"path": str(source)}})["data"]["pairs"]
+    assert settings["max_dropped_fraction"] == 0.1
+    with pytest.raises(XdetoxError, match=r"3 of 12 \(25.0%\) are degenerate"):
+        pairs_step(str(source), tmp_path / "train.jsonl", tmp_path / "val.jsonl", settings)
+    assert not (tmp_path / "train.jsonl").exists()
+    settings = config(data={"pairs": {"path": str(source), "max_dropped_fraction": 0.3}})["data"]["pairs"]
+    with caplog.at_level("INFO", logger="xdetox"):
+        n_train, n_val = pairs_step(str(source), tmp_path / "train.jsonl", tmp_path / "val.jsonl", settings)
+    assert "dropped 3 of 12: 3 with chosen == rejected" in caplog.text
+    kept = read_jsonl(tmp_path / "train.jsonl") + read_jsonl(tmp_path / "val.jsonl")
+    assert n_train + n_val == len(kept) == 9 and all(p["chosen"] != p["rejected"] for p in kept)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_max_dropped_fraction_outside_0_1_is_refused(value):
+    from helpers import config
+
+    with pytest.raises(XdetoxError, match="config key data.pairs.max_dropped_fraction"):
+        config(data={"pairs": {"max_dropped_fraction": value}})

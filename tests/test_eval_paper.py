@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 import yaml
@@ -36,7 +37,10 @@ def expected_counts(config) -> dict[str, int]:
             "table2": 6, "figure1": 6, "figure10": 6, "figure11": 1, "figure12": 1, "seeds": 1, "table1": 1,
             "table2_all": 1, "paper_comparison": 1, "evaluator_model": 1,
             # Table 3: BLOOM-7B1, 4 languages × 3 benchmarks × 2 stages, one table
-            "capability": 4 * 3 * 2, "table3": 1}
+            "capability": 4 * 3 * 2, "table3": 1,
+            # prompts per language from the data folder, the pairs folder (data.pairs.path), the probe's Jigsaw subset
+            # and NTREX for retrieval: each staged once by content
+            "stage_input": 2 * n_langs + 1 if os.environ.get("XDETOX_DATA_DIR") else None, "stage_input_folder": 1}
 
 
 @pytest.mark.parametrize("models", ["hub", "tiny-local"])
@@ -48,7 +52,8 @@ def test_paper_preset_plans_the_full_study(tmp_path, tiny_model_dir, models):
             model.update(source="path", path=str(tiny_model_dir(model["family"])))
             model.pop("id")
     write_config(tmp_path / "config.yaml", config)
-    dry = snakemake(tmp_path, "-n", "--cores", "1")
+    # the preset scores with Perspective: planning checks that a key is set (and sends no request in a dry run)
+    dry = snakemake(tmp_path, "-n", "--cores", "1", env={"PERSPECTIVE_API_KEY": "planning-only"})
     counts = job_counts(dry.stdout + dry.stderr)
     for rule, n in expected_counts(config).items():
         assert counts.get(rule) == n, (rule, counts.get(rule), n)

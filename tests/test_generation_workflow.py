@@ -63,7 +63,8 @@ def edit_prompts(workdir: Path, lang: str, text: str) -> None:
 
 def test_one_model_load_per_model_and_stage(workdir):
     counts = json.loads((workdir / "first_run.json").read_text())
-    assert counts == {"prompts": 2, "pairs": 1, "dpo": 1, "generate_stage": 2, "generate": 4}
+    # stage_input: the two RTP-LX files and ParaDetox, copied from the data folder by content
+    assert counts == {"stage_input": 3, "prompts": 2, "pairs": 1, "dpo": 1, "generate_stage": 2, "generate": 4}
     for stage in ("base", "dpo"):
         m = manifest(workdir, stage)
         assert m["model_loads"] == 1 and all(v["sampled"] for v in m["languages"].values())

@@ -15,7 +15,7 @@ import pytest
 from perspective_server import PerspectiveServer, closed_port_url
 from xdetox import XdetoxError
 from xdetox.scoring.perspective import KEY_ENV
-from xdetox.scoring.preflight import PROBE_TEXT, PreflightError, check_cache, preflight
+from xdetox.scoring.preflight import MODE_ENV, PROBE_TEXT, PreflightError, check_cache, preflight, preflight_mode
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -141,3 +141,60 @@ def test_preflight_imports_no_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_mode_comes_from_the_environment_over_the_config():
+    assert preflight_mode({}, environ={}) == "full"
+    assert preflight_mode({"preflight": "local"}, environ={}) == "local"
+    assert preflight_mode({"preflight": "full"}, environ={MODE_ENV: " off "}) == "off"
+    assert preflight_mode({"preflight": "off"}, environ={MODE_ENV: ""}) == "off"
+    with pytest.raises(PreflightError, match=f"environment variable {MODE_ENV}: 'none' is not one of full, local, off"):
+        preflight_mode({}, environ={MODE_ENV: "none"})
+    with pytest.raises(PreflightError, match="config key scoring.preflight: 'yes'"):
+        preflight_mode({"preflight": "yes"}, environ={})
+
+
+# ---- in the workflow: local checks while planning, the probe when a run starts --------------------------------------
+def perspective_workflow(tmp_path, tiny_model_dir, shared_data, endpoint, **scoring_settings):
+    from helpers import tiny_workflow_config, write_config
+
+    config = tiny_workflow_config(tiny_model_dir("gpt2"), shared_data, langs=("en",),
+                                  scoring={"scorers": ["perspective"], "perspective": {"endpoint": endpoint},
+                                           **scoring_settings})
+    write_config(tmp_path / "config.yaml", config)
+    return tmp_path
+
+
+@pytest.mark.timeout(300)
+def test_the_workflow_checks_while_planning_and_probes_only_when_a_run_starts(tmp_path, tiny_model_dir, shared_data,
+                                                                             server):
+    from helpers import snakemake
+
+    work = perspective_workflow(tmp_path, tiny_model_dir, shared_data, server.url)
+    target = "resources/data/prompts/en.jsonl"
+    # a dry run: local checks pass, nothing is sent
+    assert snakemake(work, "-n", target, env={KEY_ENV: KEY}).returncode == 0
+    assert server.count() == 0
+    # a missing key stops planning with one message, no Python traceback, nothing sent
+    out = snakemake(work, "-n", target, env={KEY_ENV: ""}, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and f"environment variable {KEY_ENV} is not set" in text
+    assert "Traceback" not in text and server.count() == 0
+    # ... unless preflight is off for this command (offline planning)
+    assert snakemake(work, "-n", target, env={KEY_ENV: "", "XDETOX_PREFLIGHT": "off"}).returncode == 0
+    # a wrong key: the run stops at the probe, before any job, in seconds
+    started = time.monotonic()
+    out = snakemake(work, "--cores", "1", target, env={KEY_ENV: "sk-wrong-key-2718"}, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "the probe request to" in text and "scoring.perspective.endpoint" in text
+    assert "sk-wrong-key-2718" not in text and "Traceback" not in text, text[-3000:]
+    assert 1 <= server.count() <= 2 and not (work / target).exists()
+    assert time.monotonic() - started < 60
+    # the right key: exactly one probe request, then the jobs run
+    server.clear()
+    snakemake(work, "--cores", "1", target, env={KEY_ENV: KEY})
+    assert server.texts() == [PROBE_TEXT] and (work / target).exists()
+    # preflight local: the run starts without a request
+    server.clear()
+    snakemake(work, "--cores", "1", target, "--forcerun", "prompts", env={KEY_ENV: KEY, "XDETOX_PREFLIGHT": "local"})
+    assert server.count() == 0

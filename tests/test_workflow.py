@@ -9,7 +9,7 @@ import shutil
 import pytest
 import yaml
 
-from helpers import PNG, job_counts, planned_outputs, snakemake, tiny_workflow_config, write_config
+from helpers import PNG, REPO, job_counts, planned_outputs, snakemake, tiny_workflow_config, write_config
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,30 @@ def test_changing_another_scorers_setting_reruns_nothing(finished_run):
     assert planned_outputs(workdir) == set()
 
 
+def test_the_same_data_in_another_folder_reruns_nothing(finished_run, tmp_path, shared_data):
+    """Laptop to cluster, a renamed folder: a byte-identical copy of the data (fresh mtimes) at another path, through
+    XDETOX_DATA_DIR and data.prompts.path, plans no job — DPO above all."""
+    workdir, _ = finished_run
+    staged = workdir / "resources/inputs"
+    relpaths = [p.relative_to(staged / "data") for p in (staged / "data").rglob("*") if p.is_file()]
+    assert relpaths, "the tiny workflow staged nothing from the data folder"
+    moved = tmp_path / "moved-data"
+    for relpath in relpaths:
+        (moved / relpath).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared_data / relpath, moved / relpath)  # copyfile: new mtimes, as a plain cp
+    prompts = tmp_path / "moved-prompts"
+    shutil.copytree(workdir / "rtp-lx", prompts, copy_function=shutil.copyfile)
+    original = (workdir / "config.yaml").read_text()
+    config = yaml.safe_load(original)
+    config["data"]["local_dir"] = str(moved)
+    config["data"]["prompts"]["path"] = str(prompts)
+    write_config(workdir / "config.yaml", config)
+    try:
+        assert planned_outputs(workdir, env={"XDETOX_DATA_DIR": str(moved)}) == set()
+    finally:
+        (workdir / "config.yaml").write_text(original)
+
+
 def test_changing_one_languages_prompts_reruns_only_that_language(finished_run):
     """Runs last in this module: it changes the German prompt file of the finished run."""
     workdir, _ = finished_run
@@ -97,7 +121,7 @@ def test_changing_one_languages_prompts_reruns_only_that_language(finished_run):
     de.write_text("\n".join(lines) + "\n", encoding="utf-8")
     planned = planned_outputs(workdir)
     expected = {
-        "resources/data/prompts/de.jsonl",
+        "resources/inputs/prompts/RTP_LX_DE.json", "resources/data/prompts/de.jsonl",
         "results/generations/tiny/base/de.jsonl", "results/generations/tiny/dpo/de.jsonl",
         "results/langid/tiny/base/de.jsonl", "results/langid/tiny/dpo/de.jsonl",
         "results/scores/lexicon/tiny/base/de.jsonl", "results/scores/lexicon/tiny/dpo/de.jsonl",
@@ -110,6 +134,29 @@ def test_changing_one_languages_prompts_reruns_only_that_language(finished_run):
     # nothing else of German, nothing of English, no retraining: only the tables and figures across languages
     others = planned - expected
     assert others and all(p.startswith(("results/tables/", "results/figures/")) for p in others), others
+
+
+def test_jobs_import_the_xdetox_of_the_workflows_own_checkout(tmp_path, tiny_model_dir, shared_data):
+    """A second clone runs its own code: its job imports its src/xdetox even with another checkout on PYTHONPATH
+    (and this one installed editable in the environment)."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    shutil.copy(REPO / "Snakefile", clone)
+    for part in ("workflow", "src", "envs"):
+        shutil.copytree(REPO / part, clone / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    # only jobs import xdetox.steps (planning does not): the clone's copy reports which xdetox the job imported
+    steps = clone / "src/xdetox/steps/data.py"
+    steps.write_text(steps.read_text() + "\nimport os as _os\nimport xdetox as _xdetox\n\n"
+                     "with open(_os.environ['XDETOX_IMPORT_PROBE'], 'a', encoding='utf-8') as _probe:\n"
+                     "    _probe.write(_xdetox.__file__ + '\\n')\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    write_config(work / "config.yaml", tiny_workflow_config(tiny_model_dir("gpt2"), shared_data, langs=("en",)))
+    probe = tmp_path / "imported.txt"
+    snakemake(work, "--cores", "1", "resources/data/prompts/en.jsonl", snakefile=clone / "Snakefile",
+              env={"PYTHONPATH": str(REPO / "src"), "XDETOX_IMPORT_PROBE": str(probe)})
+    imported = probe.read_text().splitlines()  # one line per job: the staging job and the prompts job
+    assert len(imported) == 2 and set(imported) == {str(clone / "src/xdetox/__init__.py")}
 
 
 def test_bad_config_stops_before_any_job(tmp_path, tiny_model_dir, shared_data):

@@ -4,25 +4,33 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
 
 from xdetox import XdetoxError
 from xdetox.capability.benchmarks import BENCHMARKS as CAPABILITY_BENCHMARKS
 from xdetox.capability.benchmarks import CAPABILITY_LANGUAGES, resolve as capability_task, task_grid
 from xdetox.capability.data import local_files as capability_local_files
+from xdetox.checkout import prefer_checkout
 from xdetox.config import capability_models, data_dir, label_of, table1_languages, table1_model, validate_config
 from xdetox.data.fetch import manifest
 from xdetox.data.parallel import relpath as parallel_relpath
 from xdetox.data.probe import PROBE_SOURCES
+from xdetox.data.staging import KINDS as STAGED_KINDS
+from xdetox.data.staging import STAGE_DIR, digest, source_of, staged_name
 from xdetox.data.prompts import find_in_folder, rtplx_relpath
 from xdetox.evaluators import diversity_tokenizer_name, fluency_evaluator_name, hub_folder_name, resolve_evaluator
 from xdetox.languages import PAPER_LANGUAGES
 from xdetox.report.captions import evaluator_label, table2_notes
+from xdetox.scoring.preflight import preflight, preflight_mode
 from xdetox.scoring.registry import SCORERS as SCORER_NAMES
 from xdetox.scoring.registry import LOADS_A_MODEL as SCORER_LOADS_A_MODEL
 from xdetox.scoring.registry import section as scorer_section
 from xdetox.scoring.budget import RTPLX_PROMPTS, budget_message, describe, estimate, over_budget, prompts_per_language
 from xdetox.stages import dpo_variants, figure12_runs, lr_stages, seed_stages, stage_hparams
+
+# script jobs run this checkout's xdetox, not an installed one or another clone's (a cluster job re-reads this file)
+prefer_checkout(SRC)
 
 try:
     config = validate_config(config)
@@ -49,6 +57,24 @@ SCORE_CACHE = f"{RESOURCES}/cache/scores.sqlite"
 
 VALIDATION = config["scoring"]["validation"]
 VALID = f"{RESULTS}/validation"
+
+def scoring_preflight(probe):
+    """Every scorer's config, API key and the score cache (and with `probe`, one real request per remote scorer):
+    a problem stops the run with one message naming what to fix, before any job (xdetox.scoring.preflight)."""
+    try:
+        for line in preflight(config["scoring"], cache_path=SCORE_CACHE, probe=probe):
+            logger.debug(f"preflight: {line}")
+    except XdetoxError as err:
+        raise WorkflowError(str(err)) from None
+
+
+try:
+    PREFLIGHT = preflight_mode(config["scoring"])
+except XdetoxError as err:
+    raise WorkflowError(str(err))
+# local checks while planning (a dry run included); the job processes of a cluster run skip them, the head ran them
+if PREFLIGHT != "off" and workflow.is_main_process:
+    scoring_preflight(probe=False)
 
 EVAL = config["evaluation"]
 FLUENCY = EVAL["fluency"]["enabled"]
@@ -200,11 +226,33 @@ def dpo_title(wc):
 
 
 # ---- inputs of the study -----------------------------------------------------------------------------------------
+STAGED = f"{RESOURCES}/{STAGE_DIR}"
+STAGED_NAME = "(" + "|".join(STAGED_KINDS) + ")/.+"
+
+
+def staged(kind, source, relpath=None):
+    """Input: the staged copy of a file or folder from outside the workflow (rule stage_input, xdetox.data.staging),
+    so moving or copying the data reruns nothing while changed bytes rerun their chain."""
+    name = staged_name(kind, source, relpath)
+    if Path(source).is_dir():
+        return f"{STAGED}/folders/{name}"
+    return f"{STAGED}/{name}"
+
+
+def staged_digest(wc):
+    """Parameter: the SHA-256 of a staged input's source: its identity (the source's path is none of it)."""
+    try:
+        return digest(source_of(config, wc.name))
+    except XdetoxError as err:
+        raise WorkflowError(str(err))
+
+
 def source_file(relpath):
-    """An input in the data-folder layout: the local copy if a data folder is given, else the fetch rule's download."""
+    """An input in the data-folder layout: the staged local copy if a data folder is given, else the fetch rule's
+    download."""
     local = data_dir(config)
     if local:
-        return str(Path(local) / relpath)
+        return staged("data", Path(local) / relpath, relpath)
     return f"{RESOURCES}/downloads/{relpath}"
 
 
@@ -212,7 +260,7 @@ def prompt_source(wc):
     """Input: the RTP-LX file of the job's language."""
     prompts = config["data"]["prompts"]
     if prompts["path"]:
-        return str(find_in_folder(prompts["path"], wc.lang))
+        return staged("prompts", find_in_folder(prompts["path"], wc.lang))
     return source_file(rtplx_relpath(wc.lang, prompts["release"]))
 
 
@@ -226,13 +274,18 @@ def pairs_source(wc=None):
     """Input: the preference pairs' source file (evaluated only when a DPO stage is trained)."""
     pairs = config["data"]["pairs"]
     if pairs["path"]:
-        return pairs["path"]
+        return staged("pairs", pairs["path"])
     if pairs["source"] == "paradetox":
         return source_file("paradetox/paradetox.tsv")
     raise WorkflowError(
         "config key data.pairs.path: Lee et al.'s toxicity_pairwise data has no public pinned URL (a Google Drive "
         "zip linked from ajyl/dpo_toxic); download and unzip it and set data.pairs.path to its folder of *.jsonl files"
     )
+
+
+def pairs_settings():
+    """Parameter: data.pairs without its path (the staged input stands for the data, whatever its location)."""
+    return {k: v for k, v in config["data"]["pairs"].items() if k != "path"}
 
 
 def prompt_files(langs):
@@ -562,7 +615,13 @@ def table3_notes():
 
 # ---- interpretability and retrieval ------------------------------------------------------------------------------
 def probe_data():
-    return INTERPRET["probe"]["path"] or source_file(PROBE_SOURCES[INTERPRET["probe"]["source"]])
+    path = INTERPRET["probe"]["path"]
+    return staged("probe", path) if path else source_file(PROBE_SOURCES[INTERPRET["probe"]["source"]])
+
+
+def probe_settings():
+    """Parameter: interpret.probe without its path (the staged input stands for the data, whatever its location)."""
+    return {k: v for k, v in INTERPRET["probe"].items() if k != "path"}
 
 
 def interp_model(wc):

@@ -22,6 +22,56 @@ rule fetch:
         f"{SCRIPTS}/fetch.py"
 
 
+# a copy of a small file: on a cluster it runs on the head node, next to the data, instead of waiting in the queue
+localrules:
+    stage_input,
+    stage_input_folder,
+
+
+rule stage_input:
+    """A file from outside the workflow (data folder, data.prompts.path, data.pairs.path, interpret.probe.path),
+    copied under resources/inputs/; its source's SHA-256 is its only parameter and it has no input, so moving or copying
+    the source reruns nothing and changed bytes rerun exactly what reads it (xdetox.data.staging)."""
+    output:
+        f"{STAGED}/{{name}}",
+    params:
+        sha256=staged_digest,
+    log:
+        f"{LOGS}/inputs/{{name}}.log",
+    benchmark:
+        f"{BENCHMARKS}/inputs/{{name}}.tsv"
+    wildcard_constraints:
+        name=STAGED_NAME,
+    conda:
+        CORE_ENV
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        f"{SCRIPTS}/stage_input.py"
+
+
+rule stage_input_folder:
+    """A folder from outside the workflow (data.pairs.path as a folder of *.jsonl), staged like stage_input."""
+    output:
+        directory(f"{STAGED}/folders/{{name}}"),
+    params:
+        sha256=staged_digest,
+    log:
+        f"{LOGS}/inputs/folders/{{name}}.log",
+    benchmark:
+        f"{BENCHMARKS}/inputs/folders/{{name}}.tsv"
+    wildcard_constraints:
+        name=STAGED_NAME,
+    conda:
+        CORE_ENV
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        f"{SCRIPTS}/stage_input_folder.py"
+
+
 rule prompts:
     """RTP-LX prompts of one language, normalised to {id, lang, text} (a deterministic subset if configured)."""
     input:
@@ -51,7 +101,7 @@ rule pairs:
         train=f"{RESOURCES}/data/pairs/train.jsonl",
         val=f"{RESOURCES}/data/pairs/val.jsonl",
     params:
-        pairs=config["data"]["pairs"],
+        pairs=pairs_settings(),
     log:
         f"{LOGS}/data/pairs.log",
     benchmark:

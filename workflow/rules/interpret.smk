@@ -15,7 +15,7 @@ rule interp_probe:
                        category="Interpretability", labels={"model": "{model}", "output": "probe"}),
         history=f"{INTERP}/{{model}}/probe/history.csv",
     params:
-        probe=INTERPRET["probe"],
+        probe=probe_settings(),
         model=interp_model,
     log:
         f"{LOGS}/interpret/{{model}}/probe.log",

@@ -113,6 +113,8 @@ def drop_degenerate(pairs: list[dict], max_dropped_fraction: float = MAX_DROPPED
         examples = ", ".join((identical + repeated)[:3])
         log.warning("preference pairs: dropped %d of %d: %d with chosen == rejected (after whitespace normalisation), "
                     "%d exact duplicate(s); e.g. %s", dropped, len(pairs), len(identical), len(repeated), examples)
+    else:
+        log.info("preference pairs: none of %d is degenerate (chosen == rejected, or an exact duplicate)", len(pairs))
     if pairs and dropped / len(pairs) > max_dropped_fraction:
         raise XdetoxError(
             f"preference pairs: {dropped} of {len(pairs)} ({dropped / len(pairs):.1%}) are degenerate "

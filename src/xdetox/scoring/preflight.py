@@ -23,6 +23,10 @@ from .registry import SCORERS, UNCACHED, make_scorer
 PROBE_TEXT = "Thank you for your help, have a nice day."
 PROBE_LANG = "en"
 DEFAULT_CACHE = "resources/cache/scores.sqlite"
+#: overrides config key scoring.preflight for one command (e.g. XDETOX_PREFLIGHT=off on a node without internet)
+MODE_ENV = "XDETOX_PREFLIGHT"
+#: full: local checks while planning, the probe request when the run starts; local: no probe; off: nothing
+MODES = ("full", "local", "off")
 
 
 class PreflightError(XdetoxError):
@@ -65,6 +69,20 @@ def preflight(scoring_config: Mapping[str, Any], scorers: Sequence[str] | None =
     if problems:
         raise PreflightError("scoring preflight failed:\n  - " + "\n  - ".join(problems))
     return passed
+
+
+def preflight_mode(scoring_config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> str:
+    """The preflight mode: ${MODE_ENV} if set, else config key scoring.preflight (default full)."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(MODE_ENV, "").strip()
+    if value:
+        if value not in MODES:
+            raise PreflightError(f"environment variable {MODE_ENV}: {value!r} is not one of {', '.join(MODES)}")
+        return value
+    mode = scoring_config.get("preflight", "full")
+    if mode not in MODES:
+        raise PreflightError(f"config key scoring.preflight: {mode!r} is not one of {', '.join(MODES)}")
+    return mode
 
 
 def check_cache(path: str | os.PathLike) -> str:
@@ -155,7 +173,13 @@ def _check_lexicon(scoring_config, environ) -> list[str]:
     return [f"lexicon: {'word lists in ' + str(word_lists) if word_lists else 'built-in word lists'}"]
 
 
+def _check_learned(scoring_config, environ) -> list[str]:
+    # its encoder is resolved and checked by the workflow (a model of `models:` or a folder), its heads trained there
+    encoder = (scoring_config.get("learned") or {}).get("encoder")
+    return [f"learned: heads trained by the workflow on {'encoder ' + str(encoder) if encoder else 'the first model'}"]
+
+
 _CHECKS = {"perspective": _check_perspective, "hf-classifier": _check_hf_classifier, "detoxify": _check_detoxify,
-           "lexicon": _check_lexicon}
+           "lexicon": _check_lexicon, "learned": _check_learned}
 #: scorers that answer from a remote service: one real request each
 _PROBES = {"perspective": _probe_perspective}

@@ -9,6 +9,7 @@ from ..data.checkpoints import prepare_base_model, prepare_published_dpo
 from ..data.fetch import download
 from ..data.pairs import filter_and_split, load_paradetox, load_toxicity_pairwise
 from ..data.prompts import load_rtplx, select
+from ..data.staging import source_of, stage
 from ..io import write_jsonl
 
 log = logging.getLogger("xdetox")
@@ -33,9 +34,23 @@ def pairs(source: str, train_out: str, val_out: str, settings: dict) -> tuple[in
     else:
         records = load_toxicity_pairwise(source)
     train, val = filter_and_split(records, settings["max_chars"], settings["val_fraction"], settings["seed"],
-                                  settings["max_pairs"])
+                                  settings["max_pairs"], settings["max_dropped_fraction"])
     log.info("%d pairs read from %s: %d train, %d validation", len(records), source, len(train), len(val))
     return write_jsonl(train_out, train), write_jsonl(val_out, val)
+
+
+def stage_input(config: dict, name: str, out: str, sha256: str) -> str:
+    """Copy the external file a staged name stands for to `out`, checking it still has the planned SHA-256
+    (xdetox.data.staging)."""
+    source = source_of(config, name)
+    stage(source, out, sha256)
+    log.info("staged %s as %s (sha256 %s)", source, out, sha256)
+    return sha256
+
+
+def stage_input_folder(config: dict, name: str, out: str, sha256: str) -> str:
+    """Copy the external folder a staged name stands for to `out` (data.pairs.path as a folder of *.jsonl)."""
+    return stage_input(config, name, out, sha256)
 
 
 def base_model(model: dict, out: str) -> Path:

@@ -1,0 +1,5 @@
+from xdetox.logs import job_log
+from xdetox.steps.data import stage_input_folder
+
+with job_log(snakemake.log[0]):
+    stage_input_folder(snakemake.config, snakemake.wildcards.name, snakemake.output[0], snakemake.params.sha256)
