@@ -25,6 +25,7 @@ from xdetox.report.captions import evaluator_label, table2_notes
 from xdetox.scoring.preflight import preflight, preflight_mode
 from xdetox.scoring.registry import SCORERS as SCORER_NAMES
 from xdetox.scoring.registry import LOADS_A_MODEL as SCORER_LOADS_A_MODEL
+from xdetox.scoring.registry import scorer_arguments
 from xdetox.scoring.registry import section as scorer_section
 from xdetox.scoring.budget import RTPLX_PROMPTS, budget_message, describe, estimate, over_budget, prompts_per_language
 from xdetox.stages import dpo_variants, figure12_runs, lr_stages, seed_stages, stage_hparams
@@ -324,7 +325,7 @@ def scorer_settings(wc):
 
     The learned scorer also gets its trained heads and encoder (inputs of the job: scorer_artifacts), not its training
     settings (the heads carry them)."""
-    settings = config["scoring"][scorer_section(wc.scorer)]
+    settings = scorer_arguments(wc.scorer, config["scoring"][scorer_section(wc.scorer)])
     if wc.scorer == "learned":
         settings = {k: v for k, v in settings.items() if k != "training"}
         settings.update(heads=LEARNED_HEADS, encoder=learned_encoder())

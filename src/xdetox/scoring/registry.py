@@ -23,6 +23,17 @@ UNCACHED = frozenset({"lexicon"})
 LOADS_A_MODEL = frozenset({"learned", "hf-classifier", "detoxify"})
 
 
+#: keys of a scorer's section that the workflow reads (plan-time cost and budget), not the scorer
+WORKFLOW_KEYS = {"perspective": frozenset({"budget_hours", "over_budget"})}
+
+
+def scorer_arguments(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A scorer's section without the keys only the workflow reads: what builds the scorer (and what its score jobs
+    depend on, so raising the Perspective budget reruns nothing)."""
+    skip = WORKFLOW_KEYS.get(name, frozenset())
+    return {k: v for k, v in settings.items() if k not in skip}
+
+
 def section(name: str) -> str:
     """The config section of a scorer: `scoring.hf_classifier` for hf-classifier."""
     return name.replace("-", "_")
@@ -42,7 +53,7 @@ def make_scorer(name: str, settings: Mapping[str, Any]) -> Scorer:
         return _learned(settings, cache=None)
     else:
         raise ScoringError(f"unknown scorer {name!r}; choose from {', '.join(SCORERS)}")
-    return cls(**settings)
+    return cls(**scorer_arguments(name, settings))
 
 
 def open_cached_scorer(name: str, settings: Mapping[str, Any], cache_path: str | os.PathLike) -> Scorer:
