@@ -31,16 +31,34 @@ def expected_counts(config) -> dict[str, int]:
     mgpt_stages = 1 + (len(mgpt["seeds"]) - 1) + (len(mgpt["learning_rates"]) - 1)  # dpo, dpo-seed<n>, dpo-lr<x>
     dpo_jobs = mgpt_stages + 2 + 4  # bloom-1.7b: dpo + dpo-qlora (Figure 12); four 7B/8B models: dpo
     model_stages = len(config["models"]) + dpo_jobs  # + the base stage of each model
-    return {"dpo": dpo_jobs, "generate": model_stages * n_langs, "score": model_stages * n_langs,
+    n_scorers = len(config["scoring"]["scorers"])  # Perspective, and the learned scorer beside it
+    return {"dpo": dpo_jobs, "generate": model_stages * n_langs, "score": model_stages * n_langs * n_scorers,
+            # the learned scorer: trained once, one encoder load per stage; both scorers validated
+            "train_scorer": 1, "score_stage": model_stages, "scorer_validation": n_scorers,
+            "scorer_consistency": n_scorers, "agreement": len(config["models"]),
             "quality_stage": model_stages - 1,  # Figure 12's QLoRA stage needs no fluency or diversity
             "quality": (model_stages - 1) * n_langs,
             "table2": 6, "figure1": 6, "figure10": 6, "figure11": 1, "figure12": 1, "seeds": 1, "table1": 1,
             "table2_all": 1, "paper_comparison": 1, "evaluator_model": 1,
             # Table 3: BLOOM-7B1, 4 languages × 3 benchmarks × 2 stages, one table
             "capability": 4 * 3 * 2, "table3": 1,
-            # prompts per language from the data folder, the pairs folder (data.pairs.path), the probe's Jigsaw subset
-            # and NTREX for retrieval: each staged once by content
-            "stage_input": 2 * n_langs + 1 if os.environ.get("XDETOX_DATA_DIR") else None, "stage_input_folder": 1}
+            # each staged once by content: the prompt files, the rated RTP-LX v0.2 files (validation, the learned
+            # scorer), the parallel prompts (retrieval, consistency), the probe's train.csv; and the pairs folder
+            "stage_input": staged_files(config) + 1, "stage_input_folder": 1}
+
+
+def staged_files(config) -> int:
+    """Distinct files the plan stages from the data folder (v1x has no Russian file: v0.2 stands in)."""
+    from xdetox.data.parallel import relpath as parallel_relpath
+    from xdetox.data.prompts import rtplx_relpath
+
+    folder = os.environ.get("XDETOX_DATA_DIR")
+    if not folder:
+        return 0  # downloaded instead (rule fetch)
+    release = config["data"]["prompts"]["release"]
+    langs = config["languages"]
+    files = {rtplx_relpath(lang, release) for lang in langs} | {rtplx_relpath(lang, "v0.2") for lang in langs}
+    return len(files | {parallel_relpath("parallel200", lang) for lang in langs})
 
 
 @pytest.mark.parametrize("models", ["hub", "tiny-local"])

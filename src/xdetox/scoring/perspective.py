@@ -5,7 +5,7 @@ It speaks only the documented REST API — POST {endpoint}?key=KEY with
 ``{"comment": {"text": …}, "languages": [code], "requestedAttributes": {ATTR: {}, …}}`` — and returns
 ``attributeScores[ATTR].summaryScore.value`` per attribute; storing results is the cache's job (cache.CachedScorer),
 which receives each score the moment it arrives through `iter_score`. `endpoint` may name any server that speaks this
-protocol (a self-hosted stand-in), over http or https.
+API (a self-hosted stand-in), over http or https.
 
 What the reference does and we keep (xg/eval/perspective_api_eval.py): the six attributes below, TOXICITY drives the metrics, zh-hans
 is sent as zh, an empty continuation is sent as " ", at most 10 retries. What we do instead of its fixed 2 s sleep per
