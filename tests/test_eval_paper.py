@@ -38,8 +38,10 @@ def expected_counts(config) -> dict[str, int]:
             "scorer_consistency": n_scorers, "agreement": len(config["models"]),
             "quality_stage": model_stages - 1,  # Figure 12's QLoRA stage needs no fluency or diversity
             "quality": (model_stages - 1) * n_langs,
-            "table2": 6, "figure1": 6, "figure10": 6, "figure11": 1, "figure12": 1, "seeds": 1, "table1": 1,
-            "table2_all": 1, "paper_comparison": 1, "evaluator_model": 1,
+            # every table and figure of Table 2's family, per scorer
+            "table2": 6 * n_scorers, "figure1": 6 * n_scorers, "figure10": 6, "figure11": n_scorers,
+            "figure12": n_scorers, "seeds": n_scorers, "table1": n_scorers, "table2_all": n_scorers,
+            "paper_comparison": n_scorers, "evaluator_model": 1,
             # Table 3: BLOOM-7B1, 4 languages × 3 benchmarks × 2 stages, one table
             "capability": 4 * 3 * 2, "table3": 1,
             # each staged once by content: the prompt files, the rated RTP-LX v0.2 files (validation, the learned
