@@ -69,6 +69,13 @@ def test_hf_classifier_version_and_cache(tiny_classifier, tmp_path):
     scorer = HFClassifierScorer(str(tiny_classifier), device="cpu")
     assert scorer.version.startswith(str(tiny_classifier)) and "weights:" in scorer.version
     assert scorer.version != HFClassifierScorer(str(tiny_classifier), toxic_label=0).version
+    # everything that changes the probabilities is in the cache key: truncation and precision
+    assert scorer.version != HFClassifierScorer(str(tiny_classifier), max_length=16).version
+    half = HFClassifierScorer(str(tiny_classifier), dtype="bfloat16", device="cpu")
+    assert half.version != scorer.version and half.version.endswith("dtype:bfloat16")
+    assert all(0 <= s.toxicity <= 1 for s in half.score(TEXTS, "en"))
+    with pytest.raises(ScoringError, match="scoring.hf_classifier.dtype: 'int4'"):
+        HFClassifierScorer(str(tiny_classifier), dtype="int4")
     cached = CachedScorer(scorer, ScoreCache(tmp_path / "c.sqlite"))
     first = cached.score(TEXTS, "en")
     assert cached.score(TEXTS, "en") == first and cached.stats["hits"] == len(set(TEXTS))

@@ -8,7 +8,7 @@ killed process; only a power cut can lose the last commits), so `kill -9` loses 
 processes (parallel Snakemake jobs) may share the file: SQLite serialises their writes, waiting up to `busy_timeout`.
 
 Failing early: every SQLite error is raised as CacheError naming the file and what to do (restore, delete, point
-config key scoring.cache elsewhere). Before CachedScorer sends its first request it checks that the file is intact
+config key resources_dir elsewhere). Before CachedScorer sends its first request it checks that the file is intact
 (PRAGMA quick_check) and writable (a write rolled back), so a damaged or read-only cache costs no quota.
 
 No text is requested twice by processes sharing a cache: a streaming (remote, quota-billed) scorer asks for its misses
@@ -218,6 +218,32 @@ class ScoreCache:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def records(self, scorers: Sequence[str] = ()) -> list[tuple[str, str, str, str, Score, float]]:
+        """Every stored (key, scorer, version, lang, score, created), or those of `scorers`, in a stable order."""
+        query = "SELECT key, scorer, version, lang, value, created FROM scores WHERE key != 'write-probe'"
+        args = list(scorers)
+        if args:
+            query += f" AND scorer IN ({','.join('?' * len(args))})"
+        with self._lock, self._sqlite("read scores"):
+            rows = self._db.execute(query + " ORDER BY scorer, version, lang, key", args).fetchall()
+        return [(key, scorer, version, lang, score_from_json(value), created)
+                for key, scorer, version, lang, value, created in rows]
+
+    def add_records(self, rows: Sequence[tuple[str, str, str, str, Score, float]]) -> None:
+        """Insert new (key, scorer, version, lang, score, created) rows in one transaction; a key already stored is
+        an error and nothing is written (an import must never overwrite a score)."""
+        with self._lock, self._sqlite("store scores"):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)",
+                                     [(key, scorer, version, lang, score_to_json(score), created)
+                                      for key, scorer, version, lang, score, created in rows])
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:

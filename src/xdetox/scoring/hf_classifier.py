@@ -58,13 +58,23 @@ class HFClassifierScorer(Scorer):
     id = "hf-classifier"
 
     def __init__(self, model: str, toxic_label: str | int = 1, batch_size: int = 32, max_length: int = 256,
-                 device: str | None = None):
+                 device: str | None = None, revision: str | None = None, dtype: str | None = None):
+        """`revision`: the hub commit (or tag) to load, part of the cache key; `dtype`: None keeps the checkpoint's
+        own (as a classifier is published), else float32 / bfloat16 / float16 — also part of the key, since the
+        probabilities change with it."""
         if not model:
             raise ScoringError("config key scoring.hf_classifier.model: give a local path or hub id, e.g. "
                                f"{MULTILINGUAL_MODEL}")
         self.model_name = str(model)
+        self.revision = revision
+        self.dtype = dtype
+        if dtype is not None and dtype not in ("float32", "bfloat16", "float16"):
+            raise ScoringError(f"config key scoring.hf_classifier.dtype: {dtype!r}; use float32, bfloat16, float16 "
+                               "or null (the checkpoint's own)")
+        if int(max_length) < 1:
+            raise ScoringError(f"config key scoring.hf_classifier.max_length: must be ≥ 1, got {max_length}")
         try:
-            self.config = AutoConfig.from_pretrained(self.model_name)
+            self.config = AutoConfig.from_pretrained(self.model_name, revision=revision)
         except (OSError, ValueError) as err:
             raise ScoringError(f"config key scoring.hf_classifier.model: cannot load {self.model_name!r}: "
                                f"{str(err).splitlines()[0]}") from None
@@ -92,15 +102,19 @@ class HFClassifierScorer(Scorer):
             weights = sorted(p for p in local.iterdir() if p.suffix in {".safetensors", ".bin", ".pt"} and p.is_file())
             # a retrained model saved at the same path gets a new version
             parts.append(f"weights:{files_digest(weights)[:16]}")
-        parts.append(f"label:{self.toxic_index}")
+        if self.revision:
+            parts.append(f"revision:{self.revision}")
+        # what changes the probabilities: the label read, how much of a text is seen, the numeric precision
+        parts += [f"label:{self.toxic_index}", f"max_length:{self.max_length}", f"dtype:{self.dtype or 'checkpoint'}"]
         return "|".join(parts)
 
     def _load(self):
         if self._model is None:
             log.info("hf-classifier: loading %s on %s", self.model_name, self.device)
-            self._tokenizer = models.load_tokenizer(self.model_name)
+            self._tokenizer = models.load_tokenizer(self.model_name, revision=self.revision)
             # dtype None: the checkpoint's own, as a classifier is published
-            self._model = models.load_model(self.model_name, "classifier", dtype=None, device=self.device)
+            self._model = models.load_model(self.model_name, "classifier", dtype=self.dtype, device=self.device,
+                                            revision=self.revision)
         return self._model, self._tokenizer
 
     def score(self, texts: Sequence[str], lang: str) -> list[Score]:
