@@ -198,3 +198,15 @@ def test_the_workflow_checks_while_planning_and_probes_only_when_a_run_starts(tm
     server.clear()
     snakemake(work, "--cores", "1", target, "--forcerun", "prompts", env={KEY_ENV: KEY, "XDETOX_PREFLIGHT": "local"})
     assert server.count() == 0
+
+
+def test_a_local_classifiers_unknown_label_is_named_before_any_job(tmp_path):
+    model = tmp_path / "classifier"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"id2label": {"0": "neutral", "1": "toxic"}}), encoding="utf-8")
+    config = {"scorers": ["hf-classifier"], "hf_classifier": {"model": str(model), "toxic_label": "hateful"}}
+    with pytest.raises(PreflightError, match=r"toxic_label: 'hateful' is not a label .*0='neutral', 1='toxic'"):
+        preflight(config, cache_path=tmp_path / "c.sqlite", probe=False)
+    config["hf_classifier"]["toxic_label"] = "TOXIC"
+    lines = preflight(config, cache_path=tmp_path / "c.sqlite", probe=False)
+    assert any("toxic label 1='toxic'" in line for line in lines)

@@ -22,36 +22,11 @@ from transformers import AutoConfig
 from .. import models
 from ..cache import files_digest
 from .base import Score, Scorer, ScoringError
+from .labels import ClassifierLabelError, resolve_label  # noqa: F401 (ClassifierLabelError: part of this API)
 
 log = logging.getLogger("xdetox.scoring")
 
 MULTILINGUAL_MODEL = "textdetox/xlmr-large-toxicity-classifier-v2"
-
-
-class ClassifierLabelError(ScoringError):
-    pass
-
-
-def resolve_label(id2label: dict, toxic_label: str | int, model: str) -> int:
-    """Index of the toxic label, given its name or index; an unknown one is an error listing the model's labels."""
-    labels = {int(i): str(name) for i, name in id2label.items()}
-    if isinstance(toxic_label, bool):
-        raise ClassifierLabelError(f"config key scoring.hf_classifier.toxic_label: expected a label name or index, "
-                                   f"got {toxic_label!r}")
-    if isinstance(toxic_label, int):
-        if toxic_label in labels:
-            return toxic_label
-    else:
-        by_name = {name.lower(): i for i, name in labels.items()}
-        if str(toxic_label).lower() in by_name:
-            return by_name[str(toxic_label).lower()]
-        if str(toxic_label).isdigit() and int(toxic_label) in labels:
-            return int(toxic_label)
-    choices = ", ".join(f"{i}={name!r}" for i, name in sorted(labels.items()))
-    raise ClassifierLabelError(
-        f"config key scoring.hf_classifier.toxic_label: {toxic_label!r} is not a label of model {model} "
-        f"(its labels: {choices})"
-    )
 
 
 class HFClassifierScorer(Scorer):

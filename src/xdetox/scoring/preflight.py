@@ -154,6 +154,18 @@ def _check_hf_classifier(scoring_config, environ) -> list[str]:
         raise PreflightError("config key scoring.hf_classifier.model: required when scorers include 'hf-classifier'")
     if _local_path_missing(str(model)):
         raise PreflightError(f"config key scoring.hf_classifier.model: {model}: no such folder")
+    config_file = Path(model).expanduser() / "config.json"
+    if config_file.is_file():  # a local checkpoint: its labels are known now, before any job
+        import json
+
+        from .labels import resolve_label
+
+        try:
+            id2label = json.loads(config_file.read_text(encoding="utf-8")).get("id2label") or {}
+        except ValueError as err:
+            raise PreflightError(f"{config_file}: not valid JSON ({err})") from None
+        index = resolve_label(id2label, (scoring_config.get("hf_classifier") or {}).get("toxic_label", 1), str(model))
+        return [f"hf-classifier: model {model}, toxic label {index}={id2label.get(str(index))!r}"]
     return [f"hf-classifier: model {model}"]
 
 
