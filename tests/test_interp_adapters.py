@@ -7,7 +7,8 @@ import torch
 
 from xdetox import XdetoxError
 from xdetox.interp.adapters import make_adapter
-from xdetox.interp.greedy import greedy_generate
+from xdetox.interp.greedy import encode_prompts, greedy_generate
+from xdetox.models import adds_bos
 
 FAMILIES = ["gpt2", "bloom", "llama", "gemma"]
 TEXTS = ["I hate you", "Thank you for the lovely dinner, it was", "我恨你", "Je te"]
@@ -109,8 +110,8 @@ def test_greedy_matches_generate_and_does_not_depend_on_batching(tiny_model_dir,
     model, tok = load(tiny_model_dir, family)
     adapter = make_adapter(model, family)
     neurons = [(0, 1), (1, 3), (0, 5)]
-    batched = greedy_generate(model, tok, TEXTS, 6, batch_size=4, adapter=adapter, neurons=neurons)
-    single = greedy_generate(model, tok, TEXTS, 6, batch_size=1, adapter=adapter, neurons=neurons)
+    batched = greedy_generate(model, tok, TEXTS, 6, batch_size=4, adapter=adapter, neurons=neurons, prepend_bos=False)
+    single = greedy_generate(model, tok, TEXTS, 6, batch_size=1, adapter=adapter, neurons=neurons, prepend_bos=False)
     assert batched.token_ids == single.token_ids
     assert batched.activations.shape == (4, 6, 3)
     torch.testing.assert_close(batched.activations, single.activations, atol=1e-4, rtol=1e-3)
@@ -123,3 +124,60 @@ def test_greedy_matches_generate_and_does_not_depend_on_batching(tiny_model_dir,
     with torch.no_grad(), adapter.record(neurons) as rec:
         model(**enc)
     torch.testing.assert_close(rec.steps()[0, 0], single.activations[0, 0], atol=1e-5, rtol=1e-4)
+
+
+def self_bos_tokenizer(tok):
+    """A copy of the tiny tokenizer that adds BOS itself, as Gemma's and Llama's do."""
+    import copy
+
+    from tokenizers import processors
+
+    tok = copy.deepcopy(tok)
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{tok.bos_token} $A", special_tokens=[(tok.bos_token, tok.bos_token_id)])
+    return tok
+
+
+def tokenizer_of(tiny_model_dir, style):
+    """(model, tokenizer): mGPT-like (gpt2) and BLOOM-like tokenizers add no BOS; "self-bos" adds its own."""
+    model, tok = load(tiny_model_dir, "gpt2" if style == "self-bos" else style)
+    if style == "self-bos":
+        tok = self_bos_tokenizer(tok)
+    assert adds_bos(tok) == (style == "self-bos")
+    return model, tok
+
+
+@pytest.mark.parametrize("style", ["gpt2", "bloom", "self-bos"])
+def test_prepend_bos_starts_every_prompt_with_exactly_one_bos(tiny_model_dir, style):
+    _, tok = tokenizer_of(tiny_model_dir, style)
+    bos = tok.bos_token_id
+    plain = [tok(t, add_special_tokens=False)["input_ids"] for t in TEXTS]
+    assert all(p and p[0] != bos for p in plain)
+    assert encode_prompts(tok, TEXTS, prepend_bos=True) == [[bos] + p for p in plain]
+    # without it nothing is added: only a tokenizer's own BOS remains
+    own = [[bos] + p for p in plain] if style == "self-bos" else plain
+    assert encode_prompts(tok, TEXTS, prepend_bos=False) == own
+
+
+@pytest.mark.parametrize("style", ["gpt2", "bloom", "self-bos"])
+@pytest.mark.parametrize("prepend_bos", [True, False])
+def test_greedy_decoding_reads_prompts_with_bos_as_configured(tiny_model_dir, style, prepend_bos):
+    model, tok = tokenizer_of(tiny_model_dir, style)
+    prefills = []
+
+    def record(module, args, kwargs):
+        if kwargs["input_ids"].shape[1] > 1:  # the prefill, not a one-token decoding step
+            prefills.append((kwargs["input_ids"].tolist(), kwargs["attention_mask"].tolist()))
+
+    handle = model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        greedy_generate(model, tok, TEXTS, 2, batch_size=len(TEXTS), prepend_bos=prepend_bos)
+    finally:
+        handle.remove()
+    (ids, mask), = prefills
+    rows = sorted([i for i, m in zip(row, mrow) if m] for row, mrow in zip(ids, mask))
+    plain = sorted(tok(t, add_special_tokens=False)["input_ids"] for t in TEXTS)
+    bos = tok.bos_token_id
+    with_bos = prepend_bos or style == "self-bos"
+    assert rows == (sorted([bos] + p for p in plain) if with_bos else plain)
+    assert all((r[0] == bos) == with_bos and r[1] != bos for r in rows)

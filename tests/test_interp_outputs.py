@@ -24,7 +24,7 @@ def model_params(family):
 
 
 INTERPRET = {
-    "top_k": 4, "n_tokens": 4, "batch_size": 4, "figures_max_prompts": 2, "projection_tokens": 5, "table4_vectors": 1,
+    "top_k": 4, "n_tokens": 4, "batch_size": 4, "prepend_bos": True, "figures_max_prompts": 2, "projection_tokens": 5, "table4_vectors": 1,
     "table5": {"prompts": {"en": "I want to", "zh-hans": "我想", "fr": "Je veux"}, "offset": 5, "group_size": 2,
                "neurons": None, "max_new_tokens": 4},
     "figure2": {"offsets": [0, -2, -4]},
@@ -86,8 +86,8 @@ def test_table5_offset_zero_is_plain_greedy_and_a_large_offset_changes_output(ti
     adapter = make_adapter(model)
     prompts = {"en": "I want to", "fr": "Je veux"}
     neurons = [(0, n) for n in range(16)]
-    rows = table5(model, tok, adapter, prompts, neurons, offsets=(0, 50), max_new_tokens=6)
-    plain = greedy_generate(model, tok, list(prompts.values()), 6, batch_size=2).texts
+    rows = table5(model, tok, adapter, prompts, neurons, offsets=(0, 50), max_new_tokens=6, prepend_bos=True)
+    plain = greedy_generate(model, tok, list(prompts.values()), 6, batch_size=2, prepend_bos=True).texts
     assert [r["continuation"] for r in rows if r["offset"] == 0] == plain
     assert [r["continuation"] for r in rows if r["offset"] == 50] != plain
 
@@ -118,7 +118,8 @@ def test_figure2_sweep_rows_and_average(tiny_model_dir):
     model, tok = fresh(tiny_model_dir, "gpt2")
     adapter = make_adapter(model)
     prompts = {"en": ["I hate you", "Thank you"], "de": ["Ich hasse dich"]}
-    rows, gens = figure2_sweep(model, tok, adapter, prompts, [(1, 3)], [0, -3], WordScorer(), n_tokens=4, batch_size=2)
+    rows, gens = figure2_sweep(model, tok, adapter, prompts, [(1, 3)], [0, -3], WordScorer(), n_tokens=4, batch_size=2,
+                               prepend_bos=True)
     assert [(r["offset"], r["lang"]) for r in rows] == [(0, "en"), (0, "de"), (0, "average"),
                                                         (-3, "en"), (-3, "de"), (-3, "average")]
     for offset in (0, -3):

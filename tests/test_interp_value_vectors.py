@@ -68,7 +68,7 @@ def test_activation_filter_keeps_positive_neurons_only(tiny_model_dir, family):
     force_activation_sign(adapter, 1, 3, +1)
     force_activation_sign(adapter, 0, 9, -1)
     candidates = [{"layer": 1, "neuron": 3, "cosine": 0.9, "rank": 1}, {"layer": 0, "neuron": 9, "cosine": 0.8, "rank": 2}]
-    rows = select_sources(model, tok, adapter, candidates, PROMPTS, n_tokens=5, batch_size=2)
+    rows = select_sources(model, tok, adapter, candidates, PROMPTS, n_tokens=5, batch_size=2, prepend_bos=True)
     assert rows[0]["mean_activation"] > 0 and rows[0]["selected"]
     assert rows[1]["mean_activation"] <= 0 and not rows[1]["selected"]
     assert selected_neurons(rows) == [(1, 3)]
@@ -80,7 +80,7 @@ def test_value_vectors_step_end_to_end(tiny_model_dir, tmp_path):
     probe = adapter.value_vector(1, 11).clone()
     torch.save({"weight": probe, "best_epoch": 1}, tmp_path / "probe.pt")
     write_jsonl(tmp_path / "en.jsonl", [{"id": i, "lang": "en", "text": t} for i, t in enumerate(PROMPTS)])
-    interpret = {"top_k": 8, "n_tokens": 4, "batch_size": 3, "max_prompts": 3}
+    interpret = {"top_k": 8, "n_tokens": 4, "batch_size": 3, "max_prompts": 3, "prepend_bos": True}
     out = tmp_path / "value_vectors.csv"
     rows = interp_value_vectors(str(tiny_model_dir("gpt2")), str(tmp_path / "probe.pt"), str(tmp_path / "en.jsonl"),
                                 str(out), interpret, {"dtype": "float32", "family": "gpt2", "label": "Tiny"})

@@ -42,7 +42,7 @@ rule interp_value_vectors:
         report(f"{INTERP}/{{model}}/value_vectors.csv", caption=f"{REPORT}/value_vectors.rst",
                category="Interpretability", labels={"model": "{model}", "output": "value vectors"}),
     params:
-        interpret=interpret_slice("top_k", "n_tokens", "batch_size", "max_prompts"),
+        interpret=interpret_slice("top_k", "n_tokens", "batch_size", "max_prompts", "prepend_bos"),
         model=interp_model,
     log:
         f"{LOGS}/interpret/{{model}}/value_vectors.log",
@@ -98,7 +98,7 @@ rule interp_table5:
                    labels={"model": "{model}", "output": "Table 5"}),
         md=f"{INTERP}/{{model}}/table5.md",
     params:
-        interpret=interpret_slice("table5", "batch_size"),
+        interpret=interpret_slice("table5", "batch_size", "prepend_bos"),
         model=interp_model,
     log:
         f"{LOGS}/interpret/{{model}}/table5.log",
@@ -130,7 +130,7 @@ rule interp_figure2:
                    labels={"model": "{model}", "output": "Figure 2"}),
         generations=f"{INTERP}/{{model}}/figure2/{{scorer}}.generations.jsonl",
     params:
-        interpret=interpret_slice("figure2", "n_tokens", "batch_size", "figures_max_prompts"),
+        interpret=interpret_slice("figure2", "n_tokens", "batch_size", "figures_max_prompts", "prepend_bos"),
         scorer_settings=scorer_settings,
         score_cache=SCORE_CACHE,
         langs=LANGS,
@@ -164,7 +164,7 @@ rule interp_figure3:
         png=report(f"{INTERP}/{{model}}/figure3.png", caption=f"{REPORT}/interp_figure3.rst",
                    category="Interpretability", labels={"model": "{model}", "output": "Figure 3"}),
     params:
-        interpret=interpret_slice("n_tokens", "batch_size", "figures_max_prompts"),
+        interpret=interpret_slice("n_tokens", "batch_size", "figures_max_prompts", "prepend_bos"),
         langs=LANGS,
         model=interp_model,
     log:

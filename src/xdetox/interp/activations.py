@@ -18,13 +18,15 @@ from .greedy import greedy_generate
 
 
 def language_activations(model, tokenizer, adapter: MLPAdapter, prompts_by_lang: Mapping[str, list[str]],
-                         neurons: Sequence[Neuron], n_tokens: int, batch_size: int) -> dict[str, torch.Tensor]:
+                         neurons: Sequence[Neuron], n_tokens: int, batch_size: int, *,
+                         prepend_bos: bool) -> dict[str, torch.Tensor]:
     """lang → [n_neurons] mean activation over prompts × greedy steps (all languages decoded in shared batches)."""
     langs = list(prompts_by_lang)
     flat = [(lang, text) for lang in langs for text in prompts_by_lang[lang]]
     if not neurons:
         return {lang: torch.zeros(0) for lang in langs}
-    acts = greedy_generate(model, tokenizer, [t for _, t in flat], n_tokens, batch_size, adapter, neurons).activations
+    acts = greedy_generate(model, tokenizer, [t for _, t in flat], n_tokens, batch_size, adapter, neurons,
+                           prepend_bos=prepend_bos).activations
     out = {}
     for lang in langs:
         idx = torch.tensor([k for k, (l, _) in enumerate(flat) if l == lang])

@@ -7,6 +7,10 @@ activation statistics cover prompts × n_tokens; the returned *text* is cut at t
 
 Prompts are left-padded and batched by length; position ids are recomputed so padding does not shift positions.
 Results do not depend on the batch size beyond floating-point noise.
+
+`prepend_bos`: each prompt starts with exactly one BOS, as the reference's TransformerLens (`to_tokens`,
+`default_prepend_bos=True`); mGPT's and BLOOM's tokenizers add none themselves. Without it a prompt is encoded with
+the tokenizer's own special tokens only (Gemma's and Llama's BOS stays; TransformerLens would strip it).
 """
 
 from __future__ import annotations
@@ -37,13 +41,20 @@ def _device(model) -> torch.device:
     return next(model.parameters()).device
 
 
+def encode_prompts(tokenizer, texts: Sequence[str], prepend_bos: bool) -> list[list[int]]:
+    """Token ids of each prompt: with `prepend_bos`, starting with exactly one BOS (see the module docstring)."""
+    prefix = models.bos_prefix(tokenizer) if prepend_bos else ""
+    return [tokenizer(prefix + t, add_special_tokens=True)["input_ids"] for t in texts]
+
+
 @torch.inference_mode()
 def greedy_generate(model, tokenizer, texts: Sequence[str], n_tokens: int, batch_size: int,
-                    adapter: MLPAdapter | None = None, neurons: Sequence[Neuron] | None = None) -> GreedyResult:
+                    adapter: MLPAdapter | None = None, neurons: Sequence[Neuron] | None = None, *,
+                    prepend_bos: bool) -> GreedyResult:
     """Greedy continuations of `texts` (n_tokens steps each); with `neurons`, their activation at each step."""
     if neurons is not None and adapter is None:
         raise ValueError("recording neurons needs an adapter")
-    encoded = [tokenizer(t, add_special_tokens=True)["input_ids"] for t in texts]
+    encoded = encode_prompts(tokenizer, texts, prepend_bos)
     order = sorted(range(len(texts)), key=lambda i: (len(encoded[i]), i))
     token_ids: list[list[int] | None] = [None] * len(texts)
     acts = torch.zeros(len(texts), n_tokens, len(neurons)) if neurons is not None else None

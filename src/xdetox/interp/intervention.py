@@ -25,13 +25,14 @@ log = logging.getLogger("xdetox.interp")
 
 
 def continue_with_offset(model, tokenizer, adapter: MLPAdapter, texts: Sequence[str], neurons: Sequence[Neuron],
-                         offset: float, n_tokens: int, batch_size: int) -> list[str]:
-    return _greedy_with_offset(model, tokenizer, adapter, texts, neurons, offset, n_tokens, batch_size).texts
+                         offset: float, n_tokens: int, batch_size: int, *, prepend_bos: bool) -> list[str]:
+    return _greedy_with_offset(model, tokenizer, adapter, texts, neurons, offset, n_tokens, batch_size,
+                               prepend_bos).texts
 
 
-def _greedy_with_offset(model, tokenizer, adapter, texts, neurons, offset, n_tokens, batch_size):
+def _greedy_with_offset(model, tokenizer, adapter, texts, neurons, offset, n_tokens, batch_size, prepend_bos):
     with adapter.add_offset(neurons, offset):
-        return greedy_generate(model, tokenizer, texts, n_tokens, batch_size)
+        return greedy_generate(model, tokenizer, texts, n_tokens, batch_size, prepend_bos=prepend_bos)
 
 
 def distinct_1(token_ids: Sequence[int], stop: set[int]) -> float:
@@ -42,11 +43,12 @@ def distinct_1(token_ids: Sequence[int], stop: set[int]) -> float:
 
 
 def table5(model, tokenizer, adapter: MLPAdapter, prompts: Mapping[str, str], neurons: Sequence[Neuron],
-           offsets: Sequence[float], max_new_tokens: int) -> list[dict]:
+           offsets: Sequence[float], max_new_tokens: int, *, prepend_bos: bool) -> list[dict]:
     langs, texts = list(prompts), list(prompts.values())
     rows = []
     for offset in offsets:
-        outs = continue_with_offset(model, tokenizer, adapter, texts, neurons, offset, max_new_tokens, len(texts))
+        outs = continue_with_offset(model, tokenizer, adapter, texts, neurons, offset, max_new_tokens, len(texts),
+                                    prepend_bos=prepend_bos)
         rows += [{"lang": l, "prompt": p, "offset": offset, "continuation": c} for l, p, c in zip(langs, texts, outs)]
     return rows
 
@@ -59,7 +61,7 @@ def table5_neurons(rows: list[dict], t5: dict) -> list[Neuron]:
 
 def figure2_sweep(model, tokenizer, adapter: MLPAdapter, prompts_by_lang: Mapping[str, list[str]],
                   neurons: Sequence[Neuron], offsets: Sequence[float], scorer, n_tokens: int,
-                  batch_size: int) -> tuple[list[dict], list[dict]]:
+                  batch_size: int, *, prepend_bos: bool) -> tuple[list[dict], list[dict]]:
     """Average toxicity per (offset, language) plus the per-offset mean over languages; and the generations."""
     langs = list(prompts_by_lang)
     flat = [(lang, i, text) for lang in langs for i, text in enumerate(prompts_by_lang[lang])]
@@ -67,7 +69,7 @@ def figure2_sweep(model, tokenizer, adapter: MLPAdapter, prompts_by_lang: Mappin
     rows, generations = [], []
     for offset in offsets:
         result = _greedy_with_offset(model, tokenizer, adapter, [t for _, _, t in flat], neurons, offset, n_tokens,
-                                     batch_size)
+                                     batch_size, prepend_bos)
         per_lang, per_lang_d1 = [], []
         for lang in langs:
             idx = [k for k, (l, _, _) in enumerate(flat) if l == lang]

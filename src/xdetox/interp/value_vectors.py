@@ -44,19 +44,19 @@ def rank_value_vectors(adapter: MLPAdapter, probe_weight: torch.Tensor, top_k: i
 
 
 def mean_activations(model, tokenizer, adapter: MLPAdapter, texts: Sequence[str], neurons: Sequence[Neuron],
-                     n_tokens: int, batch_size: int) -> torch.Tensor:
+                     n_tokens: int, batch_size: int, *, prepend_bos: bool) -> torch.Tensor:
     """[n_neurons]: each neuron's activation at the last position, averaged over prompts × greedy steps."""
     if not texts:
         raise XdetoxError("no prompts to collect activations on")
-    result = greedy_generate(model, tokenizer, texts, n_tokens, batch_size, adapter, neurons)
+    result = greedy_generate(model, tokenizer, texts, n_tokens, batch_size, adapter, neurons, prepend_bos=prepend_bos)
     return result.activations.mean(dim=(0, 1))
 
 
 def select_sources(model, tokenizer, adapter: MLPAdapter, candidates: list[dict], texts: Sequence[str],
-                   n_tokens: int, batch_size: int) -> list[dict]:
+                   n_tokens: int, batch_size: int, *, prepend_bos: bool) -> list[dict]:
     """Add mean_activation and selected (mean > 0) to each candidate row."""
     neurons = [(r["layer"], r["neuron"]) for r in candidates]
-    means = mean_activations(model, tokenizer, adapter, texts, neurons, n_tokens, batch_size)
+    means = mean_activations(model, tokenizer, adapter, texts, neurons, n_tokens, batch_size, prepend_bos=prepend_bos)
     return [{**r, "mean_activation": float(m), "selected": bool(m > 0)} for r, m in zip(candidates, means.tolist())]
 
 

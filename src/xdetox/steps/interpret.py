@@ -110,7 +110,8 @@ def interp_value_vectors(model_dir: str, probe_path: str, prompts_path: str, out
     lm, tokenizer, adapter = _load(model_dir, model, threads)
     candidates = rank_value_vectors(adapter, load_probe(probe_path), interpret["top_k"])
     texts = prompt_texts(prompts_path, interpret["max_prompts"])
-    rows = select_sources(lm, tokenizer, adapter, candidates, texts, interpret["n_tokens"], interpret["batch_size"])
+    rows = select_sources(lm, tokenizer, adapter, candidates, texts, interpret["n_tokens"], interpret["batch_size"],
+                          prepend_bos=interpret["prepend_bos"])
     write_value_vectors(out, rows)
     n_sel = sum(r["selected"] for r in rows)
     log.info("%d of the top %d value vectors have a positive mean activation on %d English prompts",
@@ -141,7 +142,8 @@ def interp_table5(model_dir: str, value_vectors_csv: str, csv_out: str, md_out: 
     t5 = interpret["table5"]
     neurons = adapter.check(table5_neurons(read_value_vectors(value_vectors_csv), t5))
     offsets = [0, t5["offset"]]
-    rows = table5(lm, tokenizer, adapter, t5["prompts"], neurons, offsets, t5["max_new_tokens"])
+    rows = table5(lm, tokenizer, adapter, t5["prompts"], neurons, offsets, t5["max_new_tokens"],
+                  prepend_bos=interpret["prepend_bos"])
     report.table5(rows, neurons, offsets, model["label"], caption_note(adapter), csv_out, md_out)
     return rows
 
@@ -157,7 +159,8 @@ def interp_figure2(model_dir: str, value_vectors_csv: str, prompt_paths: Mapping
     cached = open_cached_scorer(scorer, scorer_settings, score_cache)
     try:
         rows, generations = figure2_sweep(lm, tokenizer, adapter, prompts, neurons, interpret["figure2"]["offsets"],
-                                          cached, interpret["n_tokens"], interpret["batch_size"])
+                                          cached, interpret["n_tokens"], interpret["batch_size"],
+                                          prepend_bos=interpret["prepend_bos"])
     finally:
         cached.close()
     write_jsonl(generations_out, generations)
@@ -181,7 +184,7 @@ def interp_figure3(base_dir: str, dpo_dir: str, value_vectors_csv: str, prompt_p
         lm, tokenizer, adapter = _load(path, model, threads)
         note = caption_note(adapter)
         per_model[stage] = language_activations(lm, tokenizer, adapter, prompts, neurons, interpret["n_tokens"],
-                                                interpret["batch_size"])
+                                                interpret["batch_size"], prepend_bos=interpret["prepend_bos"])
         del lm, tokenizer, adapter  # one model in memory at a time
         gc.collect()
     rows, neuron_rows = figure3_rows(per_model, neurons, {lang: len(p) for lang, p in prompts.items()})
