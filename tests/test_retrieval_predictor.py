@@ -12,7 +12,7 @@ from scipy import stats
 from xdetox import XdetoxError
 from helpers import PNG
 from xdetox.io import write_json
-from xdetox.report.retrieval import figure4
+from xdetox.report.retrieval import figure4, figure4_caption
 from xdetox.retrieval.predictor import correlate, emt_change, predictor
 from xdetox.steps.retrieval import retrieval_figure4
 
@@ -113,6 +113,35 @@ def test_figure4_with_too_few_languages_still_draws(tmp_path):
     assert result["correlation"]["pearson_r"] is None
     figure4(result, tmp_path / "f.png", "tiny")
     assert np.isfinite(result["rows"][1]["emt_change"])
+
+
+def _corr(r, p):
+    return {"pearson_r": r, "pearson_p": p, "spearman_rho": r / 2, "spearman_p": p * 2, "n": 6}
+
+
+@pytest.mark.parametrize("measure, first, second", [
+    ("paired_cosine", "paired cosine: Pearson-r = 0.732 (p = 0.0012)", "top-1 accuracy en-x: Pearson-r = 0.418"),
+    ("accuracy", "top-1 accuracy en-x: Pearson-r = 0.418 (p = 0.21)", "paired cosine: Pearson-r = 0.732"),
+])
+def test_figure4_caption_leads_with_the_selected_measure_and_shows_the_other(tmp_path, measure, first, second):
+    correlations = {"acc_en2x": _corr(0.418, 0.21), "acc_x2en": _corr(0.1, 0.9), "acc_mean": _corr(0.2, 0.8),
+                    "paired_cosine": _corr(0.732, 0.0012)}
+    selected = {"paired_cosine": "paired_cosine", "accuracy": "acc_en2x"}[measure]
+    result = {"measure": measure, "selected": selected, "correlation": correlations[selected],
+              "correlations": correlations, "rows": [], "excluded": {}}
+    lines = figure4_caption(result)
+    assert lines[0].startswith(first) and second in lines[1] and lines[-1] == "n = 6 languages"
+    assert not any("x-en" in line or "both directions" in line for line in lines)
+    figure4(result, tmp_path / "f.png", "tiny")  # no languages to draw: the title alone
+    assert (tmp_path / "f.png").read_bytes()[:8] == PNG
+
+
+def test_figure4_caption_names_an_undefined_correlation():
+    c = {"pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None, "n": 2,
+         "note": "fewer than 3 languages"}
+    result = {"selected": "paired_cosine", "correlation": c, "correlations": {"paired_cosine": c, "acc_en2x": c}}
+    assert figure4_caption(result)[:2] == ["paired cosine: fewer than 3 languages",
+                                           "beside it, top-1 accuracy en-x: fewer than 3 languages"]
 
 
 def test_retrieval_config_defaults_and_errors(tiny_model_dir):

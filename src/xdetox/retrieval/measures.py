@@ -41,6 +41,14 @@ LABELS = {
     "paired_cosine": "Mean Paired Cosine Similarity (en-x; reference 'retrieval acc')",
 }
 
+#: the same, short enough for a title line
+SHORT_LABELS = {
+    "acc_en2x": "top-1 accuracy en-x",
+    "acc_x2en": "top-1 accuracy x-en",
+    "acc_mean": "top-1 accuracy (both directions)",
+    "paired_cosine": "paired cosine",
+}
+
 
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)

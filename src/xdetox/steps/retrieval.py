@@ -100,7 +100,7 @@ def retrieval_measures(rep_paths: Mapping[str, str], csv_out: str, json_out: str
 def retrieval_figure4(measures_path: str, base_paths: Mapping[str, str], dpo_paths: Mapping[str, str], csv_out: str,
                       json_out: str, png_out: str, measure: str, title: str, extra: Mapping | None = None) -> dict:
     """%EMT change after English DPO vs retrieval over the non-English languages: Pearson, Spearman, Figure 4."""
-    from ..report.retrieval import figure4
+    from ..report.retrieval import figure4, figure4_caption
     from ..retrieval.predictor import predictor
 
     summary = read_json(measures_path)["languages"]
@@ -112,7 +112,5 @@ def retrieval_figure4(measures_path: str, base_paths: Mapping[str, str], dpo_pat
               lineterminator="\n")
     write_json(json_out, {**(extra or {}), **result})
     figure4(result, png_out, title)
-    c = result["correlation"]
-    log.info("%s vs %%EMT change over %d languages: Pearson r=%s p=%s, Spearman rho=%s p=%s", result["selected"], c["n"],
-             c["pearson_r"], c["pearson_p"], c["spearman_rho"], c["spearman_p"])
+    log.info("retrieval (%s) vs %%EMT change: %s", measure, "; ".join(figure4_caption(result)))
     return result
