@@ -117,3 +117,90 @@ def test_degeneration_bounds_can_be_disabled_and_need_their_values():
     flags = degeneration_flags({"in_language_share": 0.9}, {"in_language_share": 0.1},
                                {"max_dist1_drop_relative": 0.1, "max_in_language_drop": 0.05})
     assert len(flags) == 1 and flags[0].startswith("in-language share fell 80 points")
+
+
+# ------------------------------------------------------------------------ the steps: Table 2, Figure 1, the table
+
+def write_stage(tmp_path, stage, lang, rows, dist1):
+    """One (stage, language)'s files as the workflow writes them: scores, langid, metrics and diversity summaries."""
+    from xdetox.io import write_json, write_jsonl
+    from xdetox.metrics.toxicity import toxicity_metrics
+
+    scores, langid = records(rows)
+    d = tmp_path / stage
+    d.mkdir(exist_ok=True)
+    write_jsonl(d / f"{lang}.scores.jsonl", scores)
+    write_jsonl(d / f"{lang}.langid.jsonl", langid)
+    write_json(d / f"{lang}.metrics.json", {**toxicity_metrics(scores, 0.5, 0, 0.95, 0), "lang": lang})
+    write_json(d / f"{lang}.diversity.json", {"lang": lang, "dist1": dist1, "dist2": 0.8, "dist3": 0.9})
+    return {kind: str(d / f"{lang}.{kind}.{'json' if kind in ('metrics', 'diversity') else 'jsonl'}")
+            for kind in ("scores", "langid", "metrics", "diversity")}
+
+
+def stage_inputs(tmp_path, degenerate: bool):
+    """Stages base and dpo of languages es and hi; a degenerate dpo stage repeats itself and writes English."""
+    langs = ["es", "hi"]
+    base = {lang: write_stage(tmp_path, "base", lang, [(p, s, t, lang) for p, s, t, _ in MIXED], 0.5) for lang in langs}
+    dpo = {lang: write_stage(tmp_path, "dpo", lang, [(p, s, 0.1, "en" if degenerate else lang) for p, s, _, _ in MIXED],
+                             0.2 if degenerate else 0.48) for lang in langs}
+    inputs = {f"{stage}_{kind}": [files[lang][kind] for lang in langs]
+              for stage, files in (("base", base), ("dpo", dpo)) for kind in ("scores", "langid", "metrics", "diversity")}
+    return langs, inputs
+
+
+BOUNDS = {"max_dist1_drop_relative": 0.10, "max_in_language_drop": 0.05}
+
+
+@pytest.mark.parametrize("degenerate", [False, True])
+def test_table2_shows_the_language_columns_and_the_degeneration_flag(tmp_path, degenerate):
+    import csv
+
+    from xdetox.report.tables import read_rows_csv
+    from xdetox.steps.evaluate import table2
+
+    langs, inputs = stage_inputs(tmp_path, degenerate)
+    out = {k: str(tmp_path / f"t2.{k}") for k in ("csv", "md", "tex")} | {"per_lang": str(tmp_path / "pl.csv")}
+    rows = table2("Tiny", langs, inputs, out, "lexicon", 0.5, BOUNDS)
+    base, dpo = rows
+    assert base["in_language_share"] == 1.0 and base["tox_prob_in"] == 1.0 and base["emt_in"] == pytest.approx(0.75)
+    assert dpo["in_language_share"] == (0.0 if degenerate else 1.0)
+    md = (tmp_path / "t2.md").read_text()
+    assert ("| Model | DPO | EMT | ToxProb | AvgTox | Dist-1 | Dist-2 | Dist-3 | EMT in-lang | ToxProb in-lang | "
+            "In-lang share |") in md
+    assert "Extra columns, not in the paper" in md
+    header = next(csv.reader(open(out["csv"])))
+    assert header[-4:] == ["emt_in", "tox_prob_in", "in_language_share", "degenerate"]
+    if degenerate:
+        assert "| Tiny | After ⚠ degenerate | 0.100 | 0.0% |" in md and "— | 0.0% |" in md  # no in-language ToxProb
+        assert "Dist-1 fell 60% relative" in md and "in-language share fell 100 points" in md
+        assert "After (degenerate)" in (tmp_path / "t2.tex").read_text()
+        assert read_rows_csv(out["csv"])[1]["degenerate"].startswith("Dist-1 fell")
+    else:  # Dist-1 0.5 → 0.48 (4%), everything still in the prompt's language
+        assert "⚠" not in md and dpo["degenerate"] == ""
+
+
+def test_figure1_and_the_language_aware_table(tmp_path):
+    import csv
+
+    from xdetox.steps.evaluate import figure1, language_aware, stage_flags
+
+    langs, inputs = stage_inputs(tmp_path, degenerate=True)
+    figure_inputs = {"base": inputs["base_metrics"], "dpo": inputs["dpo_metrics"],
+                     **{k: v for k, v in inputs.items() if k.endswith(("_langid", "_diversity"))}}
+    flags = figure1("Tiny", langs, figure_inputs, str(tmp_path / "f1.png"), "lexicon", BOUNDS)
+    assert len(flags) == 2 and (tmp_path / "f1.png").read_bytes()[:4] == b"\x89PNG"
+    no_diversity = {k: v for k, v in figure_inputs.items() if not k.endswith("_diversity")}
+    assert [f.split(" fell")[0] for f in stage_flags(langs, no_diversity, BOUNDS)] == ["in-language share"]
+    out = {k: str(tmp_path / f"la.{k}") for k in ("csv", "decomposition", "md", "png")}
+    records_ = language_aware("Tiny", langs, ["base", "dpo"], inputs["base_scores"] + inputs["dpo_scores"],
+                              inputs["base_langid"] + inputs["dpo_langid"], out, "lexicon", 0.5)
+    assert [(r["stage"], r["lang"]) for r in records_] == [("base", "es"), ("base", "hi"), ("dpo", "es"), ("dpo", "hi")]
+    parts = {(r["lang"], r["metric"]): r for r in csv.DictReader(open(out["decomposition"]))}
+    mean = parts[("mean", "avg_tox")]
+    assert float(mean["change"]) == pytest.approx(0.1 - 0.45)
+    assert float(mean["within"]) + float(mean["mix"]) == pytest.approx(float(mean["change"]))
+    md = (tmp_path / "la.md").read_text()
+    assert "| es | dpo | 0.0% | 0.0% | — |" in md and "Within language" in md
+    assert (tmp_path / "la.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(XdetoxError, match="base and dpo"):
+        language_aware("Tiny", langs, ["base"], inputs["base_scores"], inputs["base_langid"], out, "lexicon", 0.5)
