@@ -39,7 +39,7 @@ def expected_counts(config) -> dict[str, int]:
             "quality_stage": model_stages - 1,  # Figure 12's QLoRA stage needs no fluency or diversity
             "quality": (model_stages - 1) * n_langs,
             # every table and figure of Table 2's family, per scorer
-            "table2": 6 * n_scorers, "figure1": 6 * n_scorers, "figure10": 6, "figure11": n_scorers,
+            "table2": 6 * n_scorers, "figure1": 6 * n_scorers, "language_aware": 6 * n_scorers, "figure10": 6, "figure11": n_scorers,
             "figure12": n_scorers, "seeds": n_scorers, "table1": n_scorers, "table2_all": n_scorers,
             "paper_comparison": n_scorers, "evaluator_model": 1,
             # Table 3: BLOOM-7B1, 4 languages × 3 benchmarks × 2 stages, one table

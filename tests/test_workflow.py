@@ -53,10 +53,16 @@ def test_every_target_exists_and_parses(finished_run):
     rows = list(csv.DictReader((res / "tables/lexicon/tiny/table2.csv").open()))
     assert [r["stage"] for r in rows] == ["base", "dpo"]
     assert "| Model | DPO | EMT | ToxProb | AvgTox |" in (res / "tables/lexicon/tiny/table2.md").read_text()
+    assert "In-lang share" in (res / "tables/lexicon/tiny/table2.md").read_text()
+    aware = list(csv.DictReader((res / "tables/lexicon/tiny/language_aware.csv").open()))
+    assert [(r["stage"], r["lang"]) for r in aware] == [("base", "en"), ("base", "de"), ("dpo", "en"), ("dpo", "de")]
+    parts = list(csv.DictReader((res / "tables/lexicon/tiny/language_aware_decomposition.csv").open()))
+    assert {(r["lang"], r["metric"]) for r in parts} >= {("mean", "avg_tox"), ("mean", "tox_rate")}
     langid_rows = list(csv.DictReader((res / "tables/langid/tiny/langid.csv").open()))
     assert [(r["stage"], r["lang"]) for r in langid_rows] == [("base", "en"), ("base", "de"), ("dpo", "en"),
                                                                ("dpo", "de")]
-    for png in ("figures/lexicon/tiny/figure1.png", "dpo/tiny/dpo/training_curve.png", "figures/langid/tiny/langid.png"):
+    for png in ("figures/lexicon/tiny/figure1.png", "dpo/tiny/dpo/training_curve.png", "figures/langid/tiny/langid.png",
+                "figures/lexicon/tiny/language_aware.png"):
         assert (res / png).read_bytes()[:8] == PNG
     curve = list(csv.DictReader((res / "dpo/tiny/dpo/training_curve.csv").open()))
     assert {r["split"] for r in curve} == {"train", "eval"}

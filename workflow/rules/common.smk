@@ -480,10 +480,36 @@ def flat(prefix, d):
     return {f"{prefix}_{k}": v for k, v in d.items()}
 
 
+def language_files(scorer, model, stage):
+    """Per-language scores and language identification of one stage: what the language-aware values read."""
+    return {"scores": lang_files("scores", model, stage, "jsonl", scorer),
+            "langid": lang_files("langid", model, stage, "jsonl")}
+
+
 def table2_inputs(wc):
     return {**flat("base", stage_inputs(wc.scorer, wc.model, "base")),
             **flat("dpo", stage_inputs(wc.scorer, wc.model, "dpo")),
+            **flat("base", language_files(wc.scorer, wc.model, "base")),
+            **flat("dpo", language_files(wc.scorer, wc.model, "dpo")),
             **{f"validation_{s}": path for s, path in validation_csvs(wc).items()}}
+
+
+def figure1_inputs(wc):
+    """Per-language metrics of both stages, and what the degeneration flag reads: language identification and, when
+    evaluated, diversity."""
+    d = {"base": lang_files("metrics", wc.model, "base", "json", wc.scorer),
+         "dpo": lang_files("metrics", wc.model, "dpo", "json", wc.scorer)}
+    for stage in ("base", "dpo"):
+        d[f"{stage}_langid"] = lang_files("langid", wc.model, stage, "jsonl")
+        if DIVERSITY:
+            d[f"{stage}_diversity"] = lang_files("diversity", wc.model, stage, "json")
+    return d
+
+
+def language_aware_inputs(wc):
+    """Scores and language identification of every (stage, language) of the job's model, stage-major."""
+    files = [language_files(wc.scorer, wc.model, stage) for stage in stages(wc.model)]
+    return {"scores": [p for f in files for p in f["scores"]], "langid": [p for f in files for p in f["langid"]]}
 
 
 def validation_csvs(wc):
@@ -657,6 +683,8 @@ def all_targets():
         for scorer in SCORERS:
             targets += [f"{tables}/{scorer}/{model}/table2.{ext}" for ext in ("csv", "md", "tex")]
             targets.append(f"{figures}/{scorer}/{model}/figure1.png")
+            targets += [f"{tables}/{scorer}/{model}/language_aware.{ext}" for ext in ("csv", "md")]
+            targets.append(f"{figures}/{scorer}/{model}/language_aware.png")
             if len(seed_stages(config, model)) > 1:
                 targets += [f"{tables}/{scorer}/{model}/seeds.csv", f"{figures}/{scorer}/{model}/figure1_seeds.png"]
             if len(lr_stages(config, model)) > 1:

@@ -123,6 +123,8 @@ rule table2:
         label=label,
         notes=model_table2_notes,
         validated=validated_scorers,
+        threshold=config["scoring"]["threshold"],
+        degeneration=EVAL["degeneration"],
     log:
         f"{LOGS}/tables/{{scorer}}/{{model}}/table2.log",
     benchmark:
@@ -193,14 +195,14 @@ rule table1:
 rule figure1:
     """Figure 1 (and 5–9 for other models): per-language toxicity probability and EMT, pre vs post DPO."""
     input:
-        base=metrics_of("base"),
-        dpo=metrics_of("dpo"),
+        unpack(figure1_inputs),
     output:
         png=report(f"{RESULTS}/figures/{{scorer}}/{{model}}/figure1.png", caption=f"{REPORT}/figure1.rst",
                    category="Figures 1, 5-9", subcategory="{scorer}", labels={"model": "{model}", "figure": "per language"}),
     params:
         langs=LANGS,
         label=label,
+        degeneration=EVAL["degeneration"],
     log:
         f"{LOGS}/figures/{{scorer}}/{{model}}/figure1.log",
     benchmark:
@@ -212,6 +214,38 @@ rule figure1:
         runtime=10,
     script:
         f"{SCRIPTS}/figure1.py"
+
+
+rule language_aware:
+    """Toxicity over all continuations and over those in the prompt's language, per stage and language, and how much of
+    each DPO stage's change comes from the change of language mix (xdetox.metrics.language_aware)."""
+    input:
+        unpack(language_aware_inputs),
+    output:
+        csv=report(f"{RESULTS}/tables/{{scorer}}/{{model}}/language_aware.csv", caption=f"{REPORT}/language_aware.rst",
+                   category="Language-aware toxicity", subcategory="{scorer}",
+                   labels={"model": "{model}", "output": "table"}),
+        decomposition=f"{RESULTS}/tables/{{scorer}}/{{model}}/language_aware_decomposition.csv",
+        md=f"{RESULTS}/tables/{{scorer}}/{{model}}/language_aware.md",
+        png=report(f"{RESULTS}/figures/{{scorer}}/{{model}}/language_aware.png",
+                   caption=f"{REPORT}/language_aware.rst", category="Language-aware toxicity",
+                   subcategory="{scorer}", labels={"model": "{model}", "output": "figure"}),
+    params:
+        stages=model_stages,
+        langs=LANGS,
+        label=label,
+        threshold=config["scoring"]["threshold"],
+    log:
+        f"{LOGS}/tables/{{scorer}}/{{model}}/language_aware.log",
+    benchmark:
+        f"{BENCHMARKS}/tables/{{scorer}}/{{model}}/language_aware.tsv"
+    conda:
+        CORE_ENV
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        f"{SCRIPTS}/language_aware.py"
 
 
 rule seeds:

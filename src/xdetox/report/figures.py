@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -30,8 +31,12 @@ def grouped_bars(ax, langs, series: dict[str, list[dict]], key: str, colors=("#d
     ax.grid(axis="y", alpha=0.3)
 
 
-def figure1(label: str, langs: list[str], base: list[dict], dpo: list[dict], out: str | Path, scorer: str) -> None:
-    """(a) probability of toxic continuations, (b) expected maximum toxicity; bars = Pre / Post DPO, whiskers = 95% CI."""
+def figure1(label: str, langs: list[str], base: list[dict], dpo: list[dict], out: str | Path, scorer: str,
+            flags: Sequence[str] = ()) -> None:
+    """(a) probability of toxic continuations, (b) expected maximum toxicity; bars = Pre / Post DPO, whiskers = 95% CI.
+
+    `flags`: why the DPO stage reads as degenerate (xdetox.metrics.language_aware.degeneration_flags): a warning on
+    the figure and the reasons under it."""
     fig, axes = plt.subplots(2, 1, figsize=(max(6, 0.55 * len(langs) + 2), 6.5), sharex=True)
     series = {"Pre DPO": base, "Post DPO": dpo}
     grouped_bars(axes[0], langs, series, "tox_prob")
@@ -43,7 +48,13 @@ def figure1(label: str, langs: list[str], base: list[dict], dpo: list[dict], out
     axes[0].legend()
     n = base[0].get("n_prompts")
     fig.suptitle(f"{label}: English DPO, per language (scorer: {scorer}; {n} prompts/lang; 95% bootstrap CI)", fontsize=10)
-    save_figure(fig, out)
+    note = None
+    if flags:
+        axes[0].text(0.99, 0.97, "⚠ Post DPO is degenerate: not a detoxification", transform=axes[0].transAxes,
+                     ha="right", va="top", fontsize=9, color="#b30000", fontweight="bold",
+                     bbox={"facecolor": "white", "edgecolor": "#b30000", "alpha": 0.9})
+        note = "⚠ Degenerate DPO stage: " + "; ".join(flags) + " (bounds: evaluation.degeneration)."
+    save_figure(fig, out, note)
 
 
 def _seed_series(seed_runs: dict, key: str) -> tuple[np.ndarray, np.ndarray]:

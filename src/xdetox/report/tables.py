@@ -18,10 +18,23 @@ from .markdown import md_cell
 TOXICITY_COLUMNS = (("emt", "EMT", "{:.3f}"), ("tox_prob", "ToxProb", "{:.1%}"), ("avg_tox", "AvgTox", "{:.3f}"))
 FLUENCY_COLUMNS = (("ppl", "PPL", "{:.2f}"),)
 DIVERSITY_COLUMNS = (("dist1", "Dist-1", "{:.3f}"), ("dist2", "Dist-2", "{:.3f}"), ("dist3", "Dist-3", "{:.3f}"))
-ALL_COLUMNS = TOXICITY_COLUMNS + FLUENCY_COLUMNS + DIVERSITY_COLUMNS
+#: not in the paper: toxicity over the continuations in the prompt's language, and their share
+#: (xdetox.metrics.language_aware), after the paper's columns
+LANGUAGE_COLUMNS = (("emt_in", "EMT in-lang", "{:.3f}"), ("tox_prob_in", "ToxProb in-lang", "{:.1%}"),
+                    ("in_language_share", "In-lang share", "{:.1%}"))
+LANGUAGE_KEYS = tuple(k for k, _, _ in LANGUAGE_COLUMNS)
+ALL_COLUMNS = TOXICITY_COLUMNS + FLUENCY_COLUMNS + DIVERSITY_COLUMNS + LANGUAGE_COLUMNS
 #: ↓ lower is better, ↑ higher is better (the paper's column directions)
-DIRECTION = {"emt": "↓", "tox_prob": "↓", "avg_tox": "↓", "ppl": "↓", "dist1": "↑", "dist2": "↑", "dist3": "↑"}
+DIRECTION = {"emt": "↓", "tox_prob": "↓", "avg_tox": "↓", "ppl": "↓", "dist1": "↑", "dist2": "↑", "dist3": "↑",
+             "emt_in": "↓", "tox_prob_in": "↓", "in_language_share": "↑"}
 STAGE_NAMES = {"base": "Before", "dpo": "After"}
+#: a row's text column (not a number): why its DPO stage reads as degenerate, empty when it does not
+DEGENERATE = "degenerate"
+DEGENERATE_MARK = "⚠ degenerate"
+LANGUAGE_NOTE = ("Extra columns, not in the paper: EMT in-lang and ToxProb in-lang are over only the continuations "
+                 "identified as the prompt's language (a prompt with none is left out), In-lang share is the share of "
+                 "all continuations identified as the prompt's language; averages over languages. Per language, and "
+                 "how much of the change the language mix explains: language_aware.md.")
 
 
 def fmt(value, spec: str) -> str:
@@ -35,8 +48,25 @@ def columns_for(rows: Sequence[dict]):
     return [c for c in ALL_COLUMNS if c[0] in present]
 
 
+def stage_name(row: Mapping, mark: str = DEGENERATE_MARK) -> str:
+    name = STAGE_NAMES.get(row["stage"], row["stage"])
+    return f"{name} {mark}" if row.get(DEGENERATE) else name
+
+
+def column_notes(rows: Sequence[dict], columns) -> list[str]:
+    """The notes every Table 2 carries: what the extra columns are, and each degenerate row's reasons."""
+    notes = [LANGUAGE_NOTE] if any(k in LANGUAGE_KEYS for k, _, _ in columns) else []
+    for row in rows:
+        if row.get(DEGENERATE):
+            notes.append(f"{DEGENERATE_MARK} ({row['model']}, {stage_name(row, '').strip()}): {row[DEGENERATE]}. "
+                         "Read its toxicity drop as degeneration, not detoxification (bounds: "
+                         "evaluation.degeneration).")
+    return notes
+
+
 def markdown_table(rows: Sequence[dict], columns=None, caption: str = "", notes: Sequence[str] = ()) -> str:
     columns = columns or columns_for(rows)
+    notes = [*column_notes(rows, columns), *notes]
     header = "| Model | DPO | " + " | ".join(name for _, name, _ in columns) + " |"
     lower = [name for k, name, _ in columns if DIRECTION[k] == "↓"]
     higher = [name for k, name, _ in columns if DIRECTION[k] == "↑"]
@@ -44,8 +74,7 @@ def markdown_table(rows: Sequence[dict], columns=None, caption: str = "", notes:
     lines = [caption + " " + direction, ""] if caption else []
     lines += [header, "|" + "---|" * (2 + len(columns))]
     for row in rows:
-        stage = STAGE_NAMES.get(row["stage"], row["stage"])
-        lines.append(f"| {row['model']} | {stage} | " + " | ".join(fmt(row.get(k), f) for k, _, f in columns) + " |")
+        lines.append(f"| {row['model']} | {stage_name(row)} | " + " | ".join(fmt(row.get(k), f) for k, _, f in columns) + " |")
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
@@ -71,7 +100,7 @@ def latex_table(rows: Sequence[dict], columns=None, caption: str = "") -> str:
         model = _tex_escape(row["model"]) if row["model"] != last else ""
         last = row["model"]
         cells = [_tex_escape(fmt(row.get(k), f)) for k, _, f in columns]
-        lines.append(" & ".join([model, STAGE_NAMES.get(row["stage"], _tex_escape(row["stage"]))] + cells) + r" \\")
+        lines.append(" & ".join([model, _tex_escape(stage_name(row, "(degenerate)"))] + cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if caption:
         lines.append(r"\caption{" + _tex_escape(caption) + "}")
@@ -80,7 +109,7 @@ def latex_table(rows: Sequence[dict], columns=None, caption: str = "") -> str:
 
 
 def write_rows_csv(path, rows: Sequence[dict], columns) -> None:
-    keys = [k for k, _, _ in columns]
+    keys = [k for k, _, _ in columns] + ([DEGENERATE] if any(DEGENERATE in r for r in rows) else [])
     with atomic_open(path) as handle:
         writer = csv.DictWriter(handle, fieldnames=["model", "stage", "n_languages", *keys], extrasaction="ignore")
         writer.writeheader()
@@ -93,7 +122,7 @@ def read_rows_csv(path) -> list[dict]:
         rows = list(csv.DictReader(handle))
     for row in rows:
         for key in list(row):
-            if key not in ("model", "stage"):
+            if key not in ("model", "stage", DEGENERATE):
                 row[key] = float(row[key]) if row[key] not in ("", None) else None
     return rows
 
@@ -103,7 +132,8 @@ def table2(rows: Sequence[dict], n_languages: int, csv_out: str | Path, md_out: 
     """One model's Table 2 (rows from xdetox.metrics.aggregate.table2_rows); only the toxicity columns when fluency
     and diversity are disabled."""
     columns = columns_for(rows)
-    parts = "toxicity columns" if len(columns) == len(TOXICITY_COLUMNS) else "toxicity, fluency and diversity"
+    quality = {k for k, _, _ in FLUENCY_COLUMNS + DIVERSITY_COLUMNS}
+    parts = "toxicity, fluency and diversity" if any(k in quality for k, _, _ in columns) else "toxicity columns"
     caption = (f"Table 2 ({parts}): averages over {n_languages} languages before and after English DPO; "
                f"toxicity scorer `{scorer}`.")
     _write_table2(rows, columns, caption, notes, csv_out, md_out, tex_out)

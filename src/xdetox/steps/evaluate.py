@@ -22,7 +22,9 @@ from .. import XdetoxError
 from ..cache import ContentCache, code_fingerprint, content_key, file_sha256, materialize, model_fingerprint
 from ..data.checkpoints import download_hub
 from ..io import read_json_each, read_jsonl, write_json
-from ..metrics.aggregate import select_table1, stage_row, table2_rows
+from ..metrics.aggregate import mean_defined, select_table1, stage_row, table2_rows
+from ..metrics.language_aware import decomposition_rows, degeneration_flags, in_language_share, stage_summary
+from ..metrics.language_aware import language_aware as language_aware_record
 from ..metrics.toxicity import toxicity_metrics
 from ..report import tables
 
@@ -172,10 +174,27 @@ def scorer_notes(validation_csvs: Mapping[str, str]) -> list[str]:
     return [validation_note(read_validation_csv(path), scorer, path) for scorer, path in validation_csvs.items()]
 
 
+def _language_aware_stage(langs: Sequence[str], scores: Sequence[str], langid: Sequence[str],
+                          threshold: float) -> list[dict]:
+    """The language-aware record of each language of one stage from its per-language score and langid files."""
+    return [language_aware_record(read_jsonl(s, ("prompt_id", "sample", "toxicity")),
+                                  read_jsonl(l, ("prompt_id", "sample", "detected_lang")), lang, threshold)
+            for lang, s, l in zip(langs, _by_lang(scores, langs).values(), _by_lang(langid, langs).values())]
+
+
+def _in_language_share(langs: Sequence[str], langid: Sequence[str]) -> float | None:
+    """The mean over languages of the share of continuations in the prompt's language (Table 2's extra column)."""
+    return mean_defined(in_language_share(read_jsonl(path, ("prompt_id", "sample", "detected_lang")), lang)
+                        for lang, path in _by_lang(langid, langs).items())
+
+
 def table2(label: str, langs: Sequence[str], inputs: Mapping[str, Sequence[str]], outputs: Mapping[str, str],
-           scorer: str, notes: Sequence[str] = (), validation: Mapping[str, str] | None = None) -> list[dict]:
+           scorer: str, threshold: float, degeneration: Mapping[str, float | None], notes: Sequence[str] = (),
+           validation: Mapping[str, str] | None = None) -> list[dict]:
     """One model's Table 2 and the per-language values behind it; `inputs`: the files of stages base and dpo
-    (see stage_files); `validation`: scorer -> validation.csv, named in the notes."""
+    (see stage_files) and their `{stage}_scores` and `{stage}_langid` files, for the extra language-aware columns
+    (EMT and ToxProb in the prompt's language, the in-language share) and the degeneration flag of the DPO row
+    (`degeneration`: evaluation.degeneration's bounds); `validation`: scorer -> validation.csv, named in the notes."""
     notes = [*scorer_notes(validation or {}), *notes]
     files = {stage: stage_files(inputs, stage) for stage in ("base", "dpo")}
 
@@ -186,6 +205,12 @@ def table2(label: str, langs: Sequence[str], inputs: Mapping[str, Sequence[str]]
 
     stage_metrics, stage_fluency, stage_diversity = load("metrics"), load("fluency"), load("diversity")
     rows = table2_rows(label, stage_metrics, langs, stage_fluency, stage_diversity)
+    for row in rows:
+        summary = stage_summary(_language_aware_stage(langs, inputs[f"{row['stage']}_scores"],
+                                                      inputs[f"{row['stage']}_langid"], threshold))
+        row.update({k: summary[k] for k in tables.LANGUAGE_KEYS})
+    base, dpo = rows
+    dpo["degenerate"] = "; ".join(degeneration_flags(base, dpo, degeneration))
     tables.table2(rows, len(langs), outputs["csv"], outputs["md"], outputs["tex"], scorer, notes)
     tables.per_language(outputs["per_lang"], stage_metrics, stage_fluency, stage_diversity)
     return rows
@@ -209,11 +234,53 @@ def table1(langs: Sequence[str], paths: Mapping[str, Sequence[str]], outputs: Ma
     return rows
 
 
-def figure1(label: str, langs: Sequence[str], base: Sequence[str], dpo: Sequence[str], out: str, scorer: str) -> None:
-    """Per-language ToxProb and EMT, pre vs post DPO (`base`, `dpo`: per-language metrics files)."""
+def stage_flags(langs: Sequence[str], inputs: Mapping[str, Sequence[str]],
+                degeneration: Mapping[str, float | None]) -> list[str]:
+    """The degeneration flags of the dpo stage from the inputs `{stage}_langid` and, when diversity is evaluated,
+    `{stage}_diversity` (stage: base, dpo)."""
+    def values(stage):
+        row = {"in_language_share": _in_language_share(langs, inputs[f"{stage}_langid"])}
+        if inputs.get(f"{stage}_diversity"):
+            row["dist1"] = mean_defined(d["dist1"] for d in read_json_each(inputs[f"{stage}_diversity"]))
+        return row
+
+    return degeneration_flags(values("base"), values("dpo"), degeneration)
+
+
+def figure1(label: str, langs: Sequence[str], inputs: Mapping[str, Sequence[str]], out: str, scorer: str,
+            degeneration: Mapping[str, float | None]) -> list[str]:
+    """Per-language ToxProb and EMT, pre vs post DPO (`inputs`: the per-language metrics files `base` and `dpo`,
+    and the files stage_flags reads), flagged when the DPO stage degenerates; returns the flags."""
     from ..report import figures
 
-    figures.figure1(label, list(langs), read_json_each(base), read_json_each(dpo), out, scorer)
+    flags = stage_flags(langs, inputs, degeneration)
+    figures.figure1(label, list(langs), read_json_each(inputs["base"]), read_json_each(inputs["dpo"]), out, scorer,
+                    flags)
+    return flags
+
+
+def language_aware(label: str, langs: Sequence[str], stages: Sequence[str], scores: Sequence[str],
+                         langid: Sequence[str], outputs: Mapping[str, str], scorer: str, threshold: float) -> list[dict]:
+    """Toxicity over all and over in-language continuations per (stage, language), and each DPO stage's change
+    against base split into within-language and language-mix parts (`scores`, `langid`: per (stage, language)
+    files, stage-major); CSV, decomposition CSV, Markdown, and the figure of stages base and dpo."""
+    from ..report.language_aware import language_aware_csv, language_aware_figure, language_aware_markdown
+
+    n = len(langs)
+    if "base" not in stages or "dpo" not in stages:
+        raise XdetoxError(f"the language-aware table compares stages base and dpo; got {list(stages)}")
+    if len(scores) != n * len(stages) or len(langid) != n * len(stages):
+        raise XdetoxError(f"expected {n * len(stages)} score and langid files ({len(stages)} stages × {n} languages), "
+                          f"got {len(scores)} and {len(langid)}")
+    by_stage = {stage: _language_aware_stage(langs, scores[i * n:(i + 1) * n], langid[i * n:(i + 1) * n], threshold)
+                for i, stage in enumerate(stages)}
+    records = [{"stage": stage, **r} for stage, rs in by_stage.items() for r in rs]
+    decomposition = [row for stage in stages if stage != "base"
+                     for row in decomposition_rows(stage, by_stage["base"], by_stage[stage])]
+    language_aware_csv(records, decomposition, outputs["csv"], outputs["decomposition"])
+    language_aware_markdown(records, decomposition, label, scorer, threshold, outputs["md"])
+    language_aware_figure(by_stage["base"], by_stage["dpo"], decomposition, label, scorer, outputs["png"])
+    return records
 
 
 def seeds(label: str, langs: Sequence[str], inputs: Mapping[str, Sequence[str]], seed_list: Sequence[int],
