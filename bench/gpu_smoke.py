@@ -329,7 +329,7 @@ def environment(device: str) -> dict:
                     memory_gb=round(props.total_memory / 2**30, 1), bf16=torch.cuda.is_bf16_supported(),
                     cuda=torch.version.cuda, visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
     else:
-        from xdetox.generation.hf import cpu_has_fast_bf16
+        from xdetox.models import cpu_has_fast_bf16
 
         info.update(bf16=cpu_has_fast_bf16(), cpu=platform.processor() or platform.machine(),
                     threads=torch.get_num_threads())

@@ -12,7 +12,7 @@ import pytest
 
 from xdetox import XdetoxError
 from xdetox.generation import base
-from helpers import generation, sampling
+from helpers import config, generation, sampling
 from xdetox.generation.base import sample_seed
 from xdetox.generation.registry import make_backend
 
@@ -85,7 +85,10 @@ def test_engine_and_sampling_calls(vllm_module, tmp_path):
     vllm = vllm_module(with_swap_space=True)
     (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [EOS, 8]}))
     options = {"tensor_parallel_size": 2, "gpu_memory_utilization": 0.5, "dtype": "bfloat16", "swap_space": 32}
-    backend = make_backend(generation(backend="vllm", vllm=options), progress=False)
+    # tensor parallelism over 2 GPUs needs a model whose jobs hold 2 (models.<m>.resources.gpus)
+    two_gpus = {"m": {"source": "path", "path": str(tmp_path), "family": "gpt2", "resources": {"gpus": 2}}}
+    backend = make_backend(config(models=two_gpus, generation={"backend": "vllm", "vllm": options})["generation"],
+                           progress=False)
     settings = sampling(n_samples=3, temperature=0.9, top_p=0.8, max_new_tokens=20, seed=5)
     records = backend.generate(str(tmp_path), PROMPTS, settings)
 
