@@ -5,6 +5,8 @@ Defaults live in the config schema only, so a test that needs settings builds th
 
 from __future__ import annotations
 
+import json
+
 import os
 import re
 import subprocess
@@ -101,3 +103,12 @@ def planned_outputs(workdir: Path, *args: str, env: dict | None = None) -> set[s
     out = snakemake(workdir, "-n", "--cores", "1", *args, env=env)
     text = out.stdout + out.stderr
     return {path.strip() for block in re.findall(r"^\s+output: (.+)$", text, re.M) for path in block.split(",")}
+
+
+def rewrite_first_prompt(path: Path, text: str) -> None:
+    """Give the first record of an RTP-LX JSON Lines file a new prompt (a changed input for rerun tests)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["Prompt"] = text
+    lines[0] = json.dumps(first, ensure_ascii=False)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -333,3 +333,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _ClientGone(Exception):
     pass
+
+
+def fast_perspective(url: str, **overrides):
+    """A Perspective client for tests against this server: high rate, short timeouts and backoff."""
+    from xdetox.scoring.perspective import PerspectiveScorer
+
+    options = dict(rate=500.0, concurrency=2, max_retries=2, timeout=2.0, backoff_base=0.005, backoff_max=0.02)
+    options.update(overrides)
+    return PerspectiveScorer(url, **options)

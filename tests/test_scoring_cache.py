@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from perspective_server import PerspectiveServer, expected_score
+from perspective_server import PerspectiveServer, expected_score, fast_perspective
 from xdetox.scoring.base import Score, Scorer, ScoringError
 from xdetox.scoring.cache import CachedScorer, CacheError, ScoreCache, cache_key
-from xdetox.scoring.perspective import KEY_ENV, PerspectiveScorer
+from xdetox.scoring.perspective import KEY_ENV
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -129,9 +129,7 @@ def server(monkeypatch):
 
 
 def perspective(url, **kw):
-    options = dict(rate=500.0, concurrency=3, max_retries=2, timeout=2.0, backoff_base=0.005, backoff_max=0.02)
-    options.update(kw)
-    return PerspectiveScorer(url, **options)
+    return fast_perspective(url, **{"concurrency": 3, **kw})
 
 
 def test_perspective_results_are_cached_as_they_arrive_even_when_one_text_fails(tmp_path, server):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from perspective_server import PerspectiveServer, expected_score
+from perspective_server import PerspectiveServer, expected_score, fast_perspective
 from xdetox.scoring.base import Score, ScoringError
 from xdetox.scoring.cache import CachedScorer, CacheError, ScoreCache
-from xdetox.scoring.perspective import KEY_ENV, PerspectiveScorer
+from xdetox.scoring.perspective import KEY_ENV
 from xdetox.scoring.registry import open_cached_scorer
 
 pytestmark = pytest.mark.timeout(60)
@@ -34,9 +34,7 @@ def server(monkeypatch):
 
 
 def perspective(url, **kw):
-    options = dict(rate=500.0, concurrency=2, max_retries=2, timeout=2.0, backoff_base=0.005, backoff_max=0.02)
-    options.update(kw)
-    return PerspectiveScorer(url, **options)
+    return fast_perspective(url, **kw)
 
 
 def filled_cache(path: Path, n: int = 3000) -> Path:

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from helpers import job_counts, planned_outputs, snakemake, tiny_workflow_config, write_config
+from helpers import job_counts, planned_outputs, rewrite_first_prompt, snakemake, tiny_workflow_config, write_config
 
 TARGETS = ["results/tables/learned/tiny/table2.md", "results/tables/lexicon/tiny/table2.md",
            *(f"results/validation/{scorer}/{kind}.png" for scorer in ("learned", "lexicon")
@@ -71,11 +71,7 @@ def test_one_languages_new_prompts_rescore_only_that_language(learned_run):
     workdir, _ = learned_run
     assert planned_outputs(workdir, *TARGETS) == set()
     de = workdir / "rtp-lx" / "RTP_LX_DE.json"
-    lines = de.read_text(encoding="utf-8").splitlines()
-    first = json.loads(lines[0])
-    first["Prompt"] = "Ein ganz neuer Anfang"
-    lines[0] = json.dumps(first, ensure_ascii=False)
-    de.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rewrite_first_prompt(de, "Ein ganz neuer Anfang")
     planned = planned_outputs(workdir, *TARGETS)
     scores = {p for p in planned if p.startswith("results/scores/")}
     assert scores == {f"results/scores/{scorer}/tiny/{stage}/de.jsonl" for scorer in ("learned", "lexicon")

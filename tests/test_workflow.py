@@ -9,7 +9,8 @@ import shutil
 import pytest
 import yaml
 
-from helpers import PNG, REPO, job_counts, planned_outputs, snakemake, tiny_workflow_config, write_config
+from helpers import (PNG, REPO, job_counts, planned_outputs, rewrite_first_prompt, snakemake, tiny_workflow_config,
+                     write_config)
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +121,7 @@ def test_changing_one_languages_prompts_reruns_only_that_language(finished_run):
     """Runs last in this module: it changes the German prompt file of the finished run."""
     workdir, _ = finished_run
     de = workdir / "rtp-lx" / "RTP_LX_DE.json"
-    lines = de.read_text(encoding="utf-8").splitlines()
-    first = json.loads(lines[0])
-    first["Prompt"] = "Ein ganz neuer Anfang"
-    lines[0] = json.dumps(first, ensure_ascii=False)
-    de.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rewrite_first_prompt(de, "Ein ganz neuer Anfang")
     planned = planned_outputs(workdir)
     expected = {
         "resources/inputs/prompts/RTP_LX_DE.json", "resources/data/prompts/de.jsonl",

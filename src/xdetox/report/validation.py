@@ -68,30 +68,36 @@ def write_rows_csv(rows: Sequence, path: str | os.PathLike, **constant_columns) 
             writer.writerow({**constant_columns, **values})
 
 
-def plot_validation(results: Mapping[str, Sequence[ValidationRow]], png_path: str | os.PathLike) -> None:
-    """ROC-AUC per language with its interval, one marker series per scorer; a not-validated language draws nothing."""
-    from .render import plt, save_figure
-
-    langs = list(dict.fromkeys(r.lang for rows in results.values() for r in rows))
-    x = np.arange(len(langs))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(langs) + 2), 3.6))
+def _interval_series(ax, results: Mapping[str, Sequence], langs: Sequence[str], stat: str, label) -> None:
+    """One marker series per scorer: row.<stat> per language with its [<stat>_lo, <stat>_hi] interval, side by side;
+    a language whose value is undefined draws nothing. `label(scorer, rows)` names a series."""
     width = 0.7 / max(len(results), 1)
     for k, (scorer, rows) in enumerate(results.items()):
         by_lang = {r.lang: r for r in rows}
         xs, ys, lo, hi = [], [], [], []
         for i, lang in enumerate(langs):
             r = by_lang.get(lang)
-            if r is None or math.isnan(r.auc):
+            value = getattr(r, stat) if r is not None else math.nan
+            if math.isnan(value):
                 continue
+            low, high = getattr(r, f"{stat}_lo"), getattr(r, f"{stat}_hi")
             xs.append(i + (k - (len(results) - 1) / 2) * width)
-            ys.append(r.auc)
+            ys.append(value)
             # a percentile interval need not contain the point estimate (ties, small n): bars start at the point
-            lo.append(max(r.auc - r.auc_lo, 0.0) if not math.isnan(r.auc_lo) else 0.0)
-            hi.append(max(r.auc_hi - r.auc, 0.0) if not math.isnan(r.auc_hi) else 0.0)
-        mean = summary_row(rows)["mean_auc"]
-        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", markersize=4, capsize=2,
-                    label=f"{scorer} (mean {_fmt(mean, 2)})")
-    ax.set_xticks(x, [short_label(lang) for lang in langs])
+            lo.append(max(value - low, 0.0) if not math.isnan(low) else 0.0)
+            hi.append(max(high - value, 0.0) if not math.isnan(high) else 0.0)
+        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", markersize=4, capsize=2, label=label(scorer, rows))
+
+
+def plot_validation(results: Mapping[str, Sequence[ValidationRow]], png_path: str | os.PathLike) -> None:
+    """ROC-AUC per language with its interval, one marker series per scorer; a not-validated language draws nothing."""
+    from .render import plt, save_figure
+
+    langs = list(dict.fromkeys(r.lang for rows in results.values() for r in rows))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(langs) + 2), 3.6))
+    _interval_series(ax, results, langs, "auc",
+                     lambda scorer, rows: f"{scorer} (mean {_fmt(summary_row(rows)['mean_auc'], 2)})")
+    ax.set_xticks(np.arange(len(langs)), [short_label(lang) for lang in langs])
     ax.set_ylim(0.3, 1.0)
     ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
     ax.set_ylabel("ROC-AUC vs human (mean ≥ 3)")
@@ -108,19 +114,7 @@ def plot_consistency(results: Mapping[str, Sequence[ConsistencyRow]], png_path: 
 
     langs = [lang for lang in dict.fromkeys(r.lang for rows in results.values() for r in rows) if lang != reference]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(langs) + 2), 3.6))
-    width = 0.7 / max(len(results), 1)
-    for k, (scorer, rows) in enumerate(results.items()):
-        by_lang = {r.lang: r for r in rows}
-        xs, ys, lo, hi = [], [], [], []
-        for i, lang in enumerate(langs):
-            r = by_lang.get(lang)
-            if r is None or math.isnan(r.offset):
-                continue
-            xs.append(i + (k - (len(results) - 1) / 2) * width)
-            ys.append(r.offset)
-            lo.append(max(r.offset - r.offset_lo, 0.0) if not math.isnan(r.offset_lo) else 0.0)
-            hi.append(max(r.offset_hi - r.offset, 0.0) if not math.isnan(r.offset_hi) else 0.0)
-        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", markersize=4, capsize=2, label=scorer)
+    _interval_series(ax, results, langs, "offset", lambda scorer, rows: scorer)
     ax.set_xticks(np.arange(len(langs)), [short_label(lang) for lang in langs])
     ax.axhline(0.0, color="grey", linewidth=0.6, linestyle=":")
     ax.set_ylabel(f"mean score − {short_label(reference)} (same prompts)")
